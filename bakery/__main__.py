@@ -1,0 +1,5 @@
+"""Allows ``python -m bakery``."""
+
+from bakery.cli import main
+
+raise SystemExit(main())

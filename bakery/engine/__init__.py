@@ -1,0 +1,4 @@
+"""The engine: executes a plan on Docker daemons with trio.
+
+It never prints; it emits events that ``bakery.report`` renders.
+"""

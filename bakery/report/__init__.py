@@ -1,0 +1,1 @@
+"""The report layer: live progress and the final report, rendered with rich."""
