@@ -1,0 +1,1038 @@
+"""The bake.toml model: files in, resolved targets and groups out.
+
+``load_project`` reads the text of one or more bake files (later files override
+earlier ones attribute by attribute), checks every table, key and type,
+resolves ``[variables]`` (``--var`` > environment > built-ins > file), expands
+``${NAME}`` in every string value, applies ``inherits`` and then ``--set``, and
+returns frozen ``Target`` and ``Group`` values with absolute paths. Every
+problem is a ``ConfigError`` naming the file and line (or the ``--set`` /
+``--var`` argument) and the nearest valid name.
+
+Pure: the caller passes the files' text, the environment, the built-in values
+(git, clock) and the command line. Nothing here touches the disk, the clock,
+``os.environ`` or a subprocess; paths are joined as strings, never checked.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import fnmatch
+import os.path
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import tomlkit
+import tomlkit.exceptions
+
+from bakery.core.errors import ConfigError, CycleError, did_you_mean
+from bakery.core.graph import find_cycle
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+TARGET_PREFIX = "target:"
+DOCKER_IMAGE_PREFIX = "docker-image://"
+BUILTIN_VARIABLES = ("GIT_SHA", "GIT_SHORT_SHA", "GIT_BRANCH", "GIT_TAG", "TIMESTAMP")
+TOP_LEVEL_TABLES = ("variables", "group", "target")
+DOCS_HINT = "docs/bake-toml.md lists every attribute"
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # target and group names
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REMOTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|git@")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SIZE = re.compile(r"\s*\d+\s*[bkmg]?b?\s*", re.IGNORECASE)  # as the engine reads shm-size
+
+# A tag as Docker accepts it: [DOMAIN[:PORT]/]PATH[/PATH...][:TAG] (distribution's grammar).
+_ALNUM = r"[a-z0-9]+"
+_PATH = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_TAG = re.compile(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?")
+
+
+class FrozenMap(Mapping[K, V]):
+    """A read-only, hashable mapping that keeps insertion order."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> None:
+        self._data: dict[K, V] = dict(data)
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._data.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+def _empty_map() -> FrozenMap[str, str]:
+    return FrozenMap()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One bake file as the CLI read it.
+
+    ``path`` is shown in messages as the user named it. ``base_dir`` is that
+    file's folder, absolute: relative paths an attribute gives (``context``,
+    path ``contexts``, ``output`` dest) resolve against the folder of the file
+    that defines the attribute. (buildx resolves them against the working
+    directory; for bake.toml next to the sources the two agree.)
+    """
+
+    path: str
+    text: str
+    base_dir: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image to build, fully resolved."""
+
+    name: str
+    context: str = "."  # absolute path, or a URL / docker-image:// ref as written
+    dockerfile: str = "Dockerfile"  # absolute (relative to context); as is for a remote context
+    dockerfile_inline: str | None = None
+    target: str | None = None  # Dockerfile stage; None = the last stage
+    tags: tuple[str, ...] = ()
+    args: Mapping[str, str] = field(default_factory=_empty_map)
+    labels: Mapping[str, str] = field(default_factory=_empty_map)
+    platform: str | None = None  # exactly one
+    inherits: tuple[str, ...] = ()  # as written; already applied
+    depends_on: tuple[str, ...] = ()
+    contexts: Mapping[str, str] = field(default_factory=_empty_map)  # "target:x", path, or URL
+    cache_from: tuple[str, ...] = ()
+    no_cache: bool = False
+    pull: bool = False
+    network: str | None = None
+    extra_hosts: tuple[str, ...] = ()  # "host:ip"
+    shm_size: str | None = None
+    output: str | None = None  # None (type=docker), "type=docker" or "type=local,dest=/abs"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # Accept plain dicts and lists from callers; keep the value frozen and hashable.
+        for name in ("args", "labels", "contexts"):
+            object.__setattr__(self, name, FrozenMap(getattr(self, name)))
+        for name in ("tags", "inherits", "depends_on", "cache_from", "extra_hosts"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def to_json(self) -> dict[str, object]:
+        """The target as ``bakery print`` shows it: bake.toml's kebab-case keys.
+
+        ``context`` and ``dockerfile`` are always there; other attributes only
+        when set. ``inherits`` is left out: it is already applied.
+        """
+        out: dict[str, object] = {"context": self.context, "dockerfile": self.dockerfile}
+        optional: dict[str, object] = {
+            "dockerfile-inline": self.dockerfile_inline,
+            "target": self.target,
+            "tags": list(self.tags),
+            "args": dict(self.args),
+            "labels": dict(self.labels),
+            "platform": self.platform,
+            "depends-on": list(self.depends_on),
+            "contexts": dict(self.contexts),
+            "cache-from": list(self.cache_from),
+            "no-cache": self.no_cache,
+            "pull": self.pull,
+            "network": self.network,
+            "extra-hosts": list(self.extra_hosts),
+            "shm-size": self.shm_size,
+            "output": self.output,
+            "description": self.description,
+        }
+        out.update((k, v) for k, v in optional.items() if v not in (None, "", [], {}, False))
+        return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """A named list of targets and groups."""
+
+    name: str
+    targets: tuple[str, ...]  # target or group names, as written
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything the bake files say, resolved."""
+
+    files: tuple[str, ...]
+    variables: Mapping[str, str]  # final values, built-ins included
+    targets: Mapping[str, Target]  # in the order the files first define them
+    groups: Mapping[str, Group]
+
+    def select(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Target names for ``bakery build NAME...``.
+
+        Groups expand (nested), ``all`` is every target unless a group or target
+        is called ``all``, no names means ``default`` if defined else ``all``.
+        Order is kept, duplicates dropped. Unknown names are a ConfigError.
+        """
+        if not names:
+            names = ["default"] if "default" in self.groups else ["all"]
+        out: dict[str, None] = {}
+        for name in names:
+            self._expand(name, out, [])
+        return tuple(out)
+
+    def _expand(self, name: str, out: dict[str, None], stack: list[str]) -> None:
+        if name in self.targets:
+            out[name] = None
+        elif name in self.groups:
+            if name in stack:
+                raise CycleError("groups", [*stack[stack.index(name):], name])
+            for member in self.groups[name].targets:
+                self._expand(member, out, [*stack, name])
+        elif name == "all":
+            out.update(dict.fromkeys(self.targets))
+        else:
+            raise ConfigError(
+                f'unknown target or group "{name}"'
+                + did_you_mean(name, [*self.targets, *self.groups]),
+                hint="`bakery list` shows the targets and groups")
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--var``; the value may be empty or hold ``=``."""
+    name, eq, value = text.partition("=")
+    if not eq:
+        raise ConfigError(f'--var expects NAME=VALUE, got "{text}"', where="--var",
+                          hint="for example --var VERSION=1.2.3")
+    if not _VARIABLE.fullmatch(name):
+        raise ConfigError(f'invalid variable name "{name}" in --var', where="--var",
+                          hint="a name is letters, digits and _, not starting with a digit")
+    return name, value
+
+
+# -- the attributes, as data ---------------------------------------------------------
+
+
+class _Kind(enum.Enum):
+    STRING = "a string"
+    LIST = "a list of strings"
+    MAP = "a table of strings"
+    BOOL = "true or false"
+    ONE = "a string or a list of one string"  # bake writes platforms and outputs as lists
+    SIZE = "a size"  # a string or an integer
+    HOSTS = "a list of \"host:ip\" strings or a table"
+
+
+TARGET_ATTRIBUTES: Mapping[str, _Kind] = FrozenMap({
+    "context": _Kind.STRING,
+    "dockerfile": _Kind.STRING,
+    "dockerfile-inline": _Kind.STRING,
+    "target": _Kind.STRING,
+    "tags": _Kind.LIST,
+    "args": _Kind.MAP,
+    "labels": _Kind.MAP,
+    "platform": _Kind.ONE,
+    "inherits": _Kind.LIST,
+    "depends-on": _Kind.LIST,
+    "contexts": _Kind.MAP,
+    "cache-from": _Kind.LIST,
+    "no-cache": _Kind.BOOL,
+    "pull": _Kind.BOOL,
+    "network": _Kind.STRING,
+    "extra-hosts": _Kind.HOSTS,
+    "shm-size": _Kind.SIZE,
+    "output": _Kind.ONE,
+    "description": _Kind.STRING,
+})
+GROUP_ATTRIBUTES: Mapping[str, _Kind] = FrozenMap({
+    "targets": _Kind.LIST,
+    "description": _Kind.STRING,
+})
+
+
+@dataclass(frozen=True)
+class _Origin:
+    where: str  # "bake.toml:12" or "--set client.tags=x"
+    base_dir: str  # what relative paths given there are relative to
+
+
+@dataclass(frozen=True)
+class _Value:
+    value: str | bool | tuple[str, ...]
+    origin: _Origin
+    key: str  # "target.client.tags", for messages
+
+
+@dataclass
+class _Table:
+    """A target or group as the files define it: attributes with their origins."""
+
+    name: str
+    origin: _Origin  # where the files first define it
+    attrs: dict[str, _Value] = field(default_factory=dict)
+    maps: dict[str, dict[str, _Value]] = field(default_factory=dict)
+
+    def merge(self, other: _Table) -> None:
+        """Lay ``other`` over this table: attribute by attribute, map key by key."""
+        self.attrs.update(other.attrs)
+        for name, entries in other.maps.items():
+            self.maps.setdefault(name, {}).update(entries)
+
+
+# -- reading one file ----------------------------------------------------------------
+
+
+def load_project(
+    files: Sequence[SourceFile],
+    *,
+    env: Mapping[str, str],
+    cli_vars: Mapping[str, str],
+    builtins: Mapping[str, str],
+    sets: Sequence[str] = (),
+    cwd: str | None = None,
+) -> Project:
+    """Read, merge and resolve bake files. ``cwd`` is what relative paths given with
+    ``--set`` are relative to (default: the first file's folder). Raises ConfigError."""
+    if not files:
+        raise ConfigError("no bake file given")
+    variables: dict[str, _Value] = {}
+    targets: dict[str, _Table] = {}
+    groups: dict[str, _Table] = {}
+    for source in files:
+        _read_file(source, variables, targets, groups)
+
+    resolver = _Variables(variables, env=env, cli_vars=cli_vars, builtins=builtins)
+    final_vars = resolver.resolve_all()
+    for table in [*targets.values(), *groups.values()]:
+        _expand_table(table, resolver)
+
+    for name, group in groups.items():
+        if name in targets:
+            raise ConfigError(f'"{name}" is both a target and a group', where=group.origin.where,
+                              hint="rename one of them")
+
+    resolved = _apply_inherits(targets)
+    set_origin_dir = cwd if cwd is not None else files[0].base_dir
+    for text in sets:
+        _apply_set(text, resolved, set_origin_dir)
+
+    built = {name: _build_target(table) for name, table in resolved.items()}
+    _check_target_links(built, resolved)
+    built_groups = {name: _build_group(table, built, groups) for name, table in groups.items()}
+    _check_group_cycles(built_groups, groups)
+    return Project(
+        files=tuple(f.path for f in files),
+        variables=FrozenMap(final_vars),
+        targets=FrozenMap(built),
+        groups=FrozenMap(built_groups),
+    )
+
+
+def _parse_toml(source: SourceFile) -> dict[str, Any]:
+    try:
+        return tomlkit.parse(source.text).unwrap()
+    except tomlkit.exceptions.ParseError as err:
+        message = re.sub(r" at line \d+ col \d+$", "", str(err))
+        message = message.replace("Unexpected character: '\\x00'", "Unexpected end of file")
+        raise ConfigError(f"invalid TOML: {message}", where=f"{source.path}:{err.line}",
+                          hint="see https://toml.io for the syntax") from None
+    except tomlkit.exceptions.TOMLKitError as err:
+        # KeyAlreadyPresent carries no position: find the second definition ourselves.
+        again = _scan_keys(source.text)[1]
+        line = min(again.values(), default=None)
+        where = f"{source.path}:{line}" if line else source.path
+        raise ConfigError(f"invalid TOML: {err}", where=where) from None
+
+
+def _read_file(
+    source: SourceFile,
+    variables: dict[str, _Value],
+    targets: dict[str, _Table],
+    groups: dict[str, _Table],
+) -> None:
+    doc = _parse_toml(source)
+    lines = _key_lines(source.text)
+
+    def origin(*path: str) -> _Origin:
+        for n in range(len(path), 0, -1):
+            if path[:n] in lines:
+                return _Origin(f"{source.path}:{lines[path[:n]]}", source.base_dir)
+        return _Origin(source.path, source.base_dir)
+
+    for top, body in doc.items():
+        if top not in TOP_LEVEL_TABLES:
+            raise ConfigError(f'unknown top-level table "{top}"'
+                              + did_you_mean(top, TOP_LEVEL_TABLES),
+                              where=origin(top).where,
+                              hint="a bake file has [variables], [group.NAME] and "
+                                   "[target.NAME] tables")
+        if not isinstance(body, dict):
+            shape = "[variables]" if top == "variables" else f"[{top}.NAME]"
+            raise ConfigError(f"{top} must be a table {shape}, not {_describe(body)}",
+                              where=origin(top).where)
+        if top == "variables":
+            for name, value in body.items():
+                variables[name] = _read_variable(name, value, origin("variables", name))
+            continue
+        known = TARGET_ATTRIBUTES if top == "target" else GROUP_ATTRIBUTES
+        into = targets if top == "target" else groups
+        for name, attrs in body.items():
+            table = _read_table(top, name, attrs, known, origin)
+            if name in into:
+                into[name].merge(table)
+            else:
+                into[name] = table
+
+
+def _read_variable(name: str, value: object, origin: _Origin) -> _Value:
+    if not _VARIABLE.fullmatch(name):
+        raise ConfigError(f'invalid variable name "{name}"', where=origin.where,
+                          hint="a name is letters, digits and _, not starting with a digit")
+    if isinstance(value, bool):
+        return _Value("true" if value else "false", origin, f"variables.{name}")
+    if isinstance(value, str | int | float):
+        return _Value(str(value), origin, f"variables.{name}")
+    raise ConfigError(f"variables.{name} must be a string, not {_describe(value)}",
+                      where=origin.where)
+
+
+def _read_table(
+    kind: str,
+    name: str,
+    attrs: object,
+    known: Mapping[str, _Kind],
+    origin: Callable[..., _Origin],
+) -> _Table:
+    here = f"{kind}.{name}"
+    if not _NAME.fullmatch(name):
+        raise ConfigError(f'invalid {kind} name "{name}"', where=origin(kind, name).where,
+                          hint='a name is letters, digits, "-", "_" and "."')
+    if not isinstance(attrs, dict):
+        raise ConfigError(f"{here} must be a table, not {_describe(attrs)}",
+                          where=origin(kind, name).where,
+                          hint=f"write [{here}] and its attributes below it")
+    table = _Table(name, origin(kind, name))
+    for key, raw in attrs.items():
+        at = origin(kind, name, key)
+        if key not in known:
+            raise ConfigError(f'unknown attribute "{key}" in {here}' + did_you_mean(key, known),
+                              where=at.where, hint=DOCS_HINT)
+        attr_kind = known[key]
+        if attr_kind is _Kind.MAP:
+            if not isinstance(raw, dict):
+                raise _type_error(f"{here}.{key}", attr_kind, raw, at)
+            entries = {}
+            for k, v in raw.items():
+                entry_at = origin(kind, name, key, k)
+                entries[k] = _Value(_map_value(f"{here}.{key}.{k}", key, v, entry_at),
+                                    entry_at, f"{here}.{key}.{k}")
+            table.maps[key] = entries
+        else:
+            table.attrs[key] = _Value(_coerce(f"{here}.{key}", attr_kind, raw, at), at,
+                                      f"{here}.{key}")
+    return table
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date"
+
+
+def _type_error(key: str, kind: _Kind, value: object, at: _Origin) -> ConfigError:
+    got = _describe(value)
+    if isinstance(value, list):
+        bad = [i for i, item in enumerate(value, 1) if not isinstance(item, str)]
+        if bad:
+            got = f"item {bad[0]} is {_describe(value[bad[0] - 1])}"
+    return ConfigError(f"{key} must be {kind.value}, not {got}", where=at.where)
+
+
+def _coerce(key: str, kind: _Kind, value: object, at: _Origin) -> str | bool | tuple[str, ...]:
+    """The canonical Python value of a TOML value, or a ConfigError."""
+    strings = (tuple(str(v) for v in value)
+               if isinstance(value, list) and all(isinstance(v, str) for v in value) else None)
+    if kind is _Kind.STRING and isinstance(value, str):
+        return value
+    if kind is _Kind.BOOL and isinstance(value, bool):
+        return value
+    if kind is _Kind.SIZE and isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    if kind is _Kind.LIST and strings is not None:
+        return strings
+    if kind is _Kind.ONE:
+        if isinstance(value, str):
+            return value
+        if strings is not None:
+            if len(strings) == 1:
+                return strings[0]
+            what = key.rsplit(".", 1)[-1]
+            raise ConfigError(f"{key} takes one {what}, not {len(strings)}", where=at.where,
+                              hint=_one_hint(what))
+    if kind is _Kind.HOSTS:
+        if strings is not None:
+            return strings
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return tuple(f"{host}:{ip}" for host, ip in value.items())
+    raise _type_error(key, kind, value, at)
+
+
+def _one_hint(what: str) -> str:
+    if what == "platform":
+        return ("bakery builds one platform per target: define a target per platform "
+                "(inherits keeps them short)")
+    return "a target has one output"
+
+
+def _map_value(key: str, attr: str, value: object, at: _Origin) -> str:
+    if isinstance(value, str):
+        return value
+    if attr != "contexts" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if attr != "contexts" and isinstance(value, bool):
+        return "true" if value else "false"
+    wanted = "a string" if attr == "contexts" else "a string, number or boolean"
+    raise ConfigError(f"{key} must be {wanted}, not {_describe(value)}", where=at.where)
+
+
+# -- where each key is ---------------------------------------------------------------
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The line where each key path first appears: ``("target", "client", "tags") -> 7``."""
+    return _scan_keys(text)[0]
+
+
+def _scan_keys(text: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
+    """Where each key path first appears, and where keys are defined a second time.
+
+    tomlkit keeps no positions, so this walks the text itself. The text is
+    valid TOML or nearly (tomlkit parsed it), which keeps the walk short; on
+    anything it does not expect it stops and returns what it found.
+    """
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    found: dict[tuple[str, ...], int] = {}
+    defined: set[tuple[str, ...]] = set()
+    again: dict[tuple[str, ...], int] = {}
+    n = len(text)
+
+    def record(path: tuple[str, ...], pos: int, *, define: bool = True) -> None:
+        line = bisect.bisect_right(starts, pos)
+        for k in range(1, len(path) + 1):
+            found.setdefault(path[:k], line)
+        if define:
+            if path in defined:
+                again.setdefault(path, line)
+            defined.add(path)
+
+    def skip(pos: int, *, newlines: bool) -> int:
+        while pos < n:
+            c = text[pos]
+            if c in " \t\r" or (newlines and c == "\n"):
+                pos += 1
+            elif newlines and c == "#":
+                while pos < n and text[pos] != "\n":
+                    pos += 1
+            else:
+                break
+        return pos
+
+    def string_end(pos: int) -> int:
+        for quote in ('"""', "'''"):
+            if text.startswith(quote, pos):
+                pos += 3
+                while not text.startswith(quote, pos):
+                    pos += 2 if quote == '"""' and text[pos] == "\\" else 1
+                pos += 3
+                while pos < n and text[pos] == quote[0]:
+                    pos += 1  # up to two quotes may end the content
+                return pos
+        quote = text[pos]
+        pos += 1
+        while text[pos] != quote:
+            pos += 2 if quote == '"' and text[pos] == "\\" else 1
+        return pos + 1
+
+    def key(pos: int) -> tuple[tuple[str, ...], int]:
+        parts: list[str] = []
+        while True:
+            pos = skip(pos, newlines=False)
+            if text[pos] in "\"'":
+                end = string_end(pos)
+                raw = text[pos + 1:end - 1]
+                parts.append(tomlkit.parse(f"k = {text[pos:end]}")["k"].unwrap()
+                             if text[pos] == '"' and "\\" in raw else raw)
+                pos = end
+            else:
+                match = _BARE_KEY.match(text, pos)
+                if not match:
+                    raise ValueError(pos)
+                parts.append(match.group())
+                pos = match.end()
+            pos = skip(pos, newlines=False)
+            if pos < n and text[pos] == ".":
+                pos += 1
+                continue
+            return tuple(parts), pos
+
+    def value(pos: int, path: tuple[str, ...] | None) -> int:
+        c = text[pos]
+        if c in "\"'":
+            return string_end(pos)
+        if c == "[":
+            pos = skip(pos + 1, newlines=True)
+            while text[pos] != "]":
+                pos = skip(value(pos, None), newlines=True)
+                if text[pos] == ",":
+                    pos = skip(pos + 1, newlines=True)
+            return pos + 1
+        if c == "{":
+            pos = skip(pos + 1, newlines=True)
+            while text[pos] != "}":
+                start = pos
+                parts, pos = key(pos)
+                if path is not None:
+                    record((*path, *parts), start)
+                pos = skip(pos, newlines=False) + 1  # the "="
+                pos = skip(value(skip(pos, newlines=False), None if path is None
+                                 else (*path, *parts)), newlines=True)
+                if text[pos] == ",":
+                    pos = skip(pos + 1, newlines=True)
+            return pos + 1
+        while pos < n and text[pos] not in ",]}\n#":
+            pos += 1
+        return pos
+
+    table: tuple[str, ...] = ()
+    pos = 0
+    try:
+        while True:
+            pos = skip(pos, newlines=True)
+            if pos >= n:
+                break
+            start = pos
+            if text[pos] == "[":
+                double = text.startswith("[[", pos)
+                table, pos = key(pos + (2 if double else 1))
+                record(table, start, define=not double)
+                pos += 2 if double else 1
+            else:
+                parts, pos = key(pos)
+                record((*table, *parts), start)
+                pos = skip(pos, newlines=False) + 1
+                pos = value(skip(pos, newlines=False), (*table, *parts))
+    except (IndexError, ValueError):
+        pass
+    return found, again
+
+
+# -- variables -----------------------------------------------------------------------
+
+
+class _Variables:
+    """Final variable values: ``--var``, then the environment (for names the files
+    declare), then the built-ins, then the files' values with their own
+    ``${...}`` expanded. Values from the command line, environment and built-ins
+    are used as they are."""
+
+    def __init__(self, declared: Mapping[str, _Value], *, env: Mapping[str, str],
+                 cli_vars: Mapping[str, str], builtins: Mapping[str, str]) -> None:
+        self.declared = declared
+        self.env = env
+        self.cli_vars = cli_vars
+        self.builtins = builtins
+        self.final: dict[str, str] = {}
+        self._resolving: list[str] = []
+        for name in cli_vars:
+            if name not in declared and name not in builtins and name not in BUILTIN_VARIABLES:
+                raise ConfigError(
+                    f'unknown variable "{name}" in --var'
+                    + did_you_mean(name, [*declared, *builtins, *BUILTIN_VARIABLES]),
+                    where="--var", hint="--var sets variables the bake files declare in "
+                                        "[variables], and the built-ins")
+
+    def resolve_all(self) -> dict[str, str]:
+        for name in [*self.declared, *self.builtins, *self.cli_vars]:
+            self.get(name, "", "")
+        return self.final
+
+    def get(self, name: str, key: str, where: str) -> str:
+        if name in self.final:
+            return self.final[name]
+        if name in self.cli_vars:
+            value = self.cli_vars[name]
+        elif name in self.declared and name in self.env:
+            value = self.env[name]
+        elif name in self.builtins:
+            value = self.builtins[name]
+        elif name in self.declared:
+            if name in self._resolving:
+                cycle = [*self._resolving[self._resolving.index(name):], name]
+                raise CycleError("variables", cycle, where=self.declared[cycle[0]].origin.where)
+            self._resolving.append(name)
+            own = self.declared[name]
+            assert isinstance(own.value, str)
+            value = _expand(own.value, self, own.key, own.origin.where)
+            self._resolving.pop()
+        elif name in BUILTIN_VARIABLES:
+            raise ConfigError(
+                f'variable "{name}" in {key} is not set: the bake file is not in a git work tree',
+                where=where, hint=f'give it a fallback in [variables] ({name} = "unknown") '
+                                  f"or pass --var {name}=VALUE")
+        else:
+            raise ConfigError(
+                f'unknown variable "{name}" in {key}'
+                + did_you_mean(name, [*self.declared, *self.builtins, *self.cli_vars]),
+                where=where, hint='declare it in [variables]; write $${ for a literal "${"')
+        self.final[name] = value
+        return value
+
+
+def _expand(text: str, variables: _Variables, key: str, where: str) -> str:
+    """``${NAME}`` replaced by its value; ``$${`` is a literal ``${``; other ``$`` stay."""
+    out: list[str] = []
+    pos = 0
+    while (dollar := text.find("$", pos)) >= 0:
+        out.append(text[pos:dollar])
+        if text.startswith("$${", dollar):
+            out.append("${")
+            pos = dollar + 3
+        elif text.startswith("${", dollar):
+            end = text.find("}", dollar)
+            name = text[dollar + 2:end] if end >= 0 else ""
+            if end < 0 or not _VARIABLE.fullmatch(name):
+                shown = text[dollar:end + 1] if end >= 0 else text[dollar:]
+                raise ConfigError(f'bad variable reference "{shown}" in {key}', where=where,
+                                  hint='write ${NAME}; write $${ for a literal "${"')
+            out.append(variables.get(name, key, where))
+            pos = end + 1
+        else:
+            out.append("$")
+            pos = dollar + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _expand_value(value: _Value, variables: _Variables) -> _Value:
+    def one(text: str) -> str:
+        return _expand(text, variables, value.key, value.origin.where)
+
+    if isinstance(value.value, str):
+        return _Value(one(value.value), value.origin, value.key)
+    if isinstance(value.value, tuple):
+        return _Value(tuple(one(v) for v in value.value), value.origin, value.key)
+    return value
+
+
+def _expand_table(table: _Table, variables: _Variables) -> None:
+    table.attrs = {k: _expand_value(v, variables) for k, v in table.attrs.items()}
+    table.maps = {name: {k: _expand_value(v, variables) for k, v in entries.items()}
+                  for name, entries in table.maps.items()}
+
+
+# -- inherits and --set --------------------------------------------------------------
+
+
+def _apply_inherits(targets: Mapping[str, _Table]) -> dict[str, _Table]:
+    """Each target with its parents laid under it, in order; the child wins."""
+    parents: dict[str, tuple[str, ...]] = {}
+    for name, table in targets.items():
+        inherits = table.attrs.get("inherits")
+        names = inherits.value if inherits is not None else ()
+        assert isinstance(names, tuple)
+        for parent in names:
+            if parent not in targets:
+                assert inherits is not None
+                raise ConfigError(f'unknown target "{parent}" in {inherits.key}'
+                                  + did_you_mean(parent, targets), where=inherits.origin.where)
+        parents[name] = names
+    cycle = find_cycle(parents)
+    if cycle is not None:
+        raise CycleError("inherits", cycle,
+                         where=targets[cycle[0]].attrs["inherits"].origin.where)
+
+    resolved: dict[str, _Table] = {}
+
+    def resolve(name: str) -> _Table:
+        if name not in resolved:
+            own = targets[name]
+            table = _Table(name, own.origin)
+            for parent in parents[name]:
+                table.merge(resolve(parent))
+            table.merge(own)
+            if "inherits" in own.attrs:
+                table.attrs["inherits"] = own.attrs["inherits"]
+            else:
+                table.attrs.pop("inherits", None)
+            resolved[name] = table
+        return resolved[name]
+
+    return {name: resolve(name) for name in targets}
+
+
+def _apply_set(text: str, targets: Mapping[str, _Table], base_dir: str) -> None:
+    """``--set PATTERN.KEY=VALUE`` / ``+=`` on every target PATTERN matches."""
+    where = f"--set {text}"
+    lhs, eq, value = text.partition("=")
+    append = lhs.endswith("+")
+    lhs = lhs.removesuffix("+")
+    parts = lhs.split(".")
+    if not eq or len(parts) < 2 or not all(parts):
+        raise ConfigError(f'--set expects PATTERN.KEY=VALUE, got "{text}"', where="--set",
+                          hint="for example --set '*.platform=linux/arm64' or "
+                               "--set 'client.tags+=example/client:dev'")
+    at = next((i for i in range(1, len(parts)) if parts[i] in TARGET_ATTRIBUTES), None)
+    if at is None:
+        # Guess which part was meant as the attribute: the one after a pattern that matches.
+        at = next((i for i in range(1, len(parts))
+                   if fnmatch.filter(targets, ".".join(parts[:i]))), 1)
+        raise ConfigError(f'unknown attribute "{parts[at]}"'
+                          + did_you_mean(parts[at], TARGET_ATTRIBUTES), where=where,
+                          hint=DOCS_HINT)
+    pattern, attr, map_key = ".".join(parts[:at]), parts[at], ".".join(parts[at + 1:]) or None
+    kind = TARGET_ATTRIBUTES[attr]
+    if attr == "inherits":
+        raise ConfigError("inherits cannot be changed with --set: --set applies after "
+                          "inheritance", where=where)
+    if map_key is not None and kind is not _Kind.MAP:
+        raise ConfigError(f'"{attr}" has no keys: write {pattern}.{attr}=VALUE', where=where)
+    if append and (kind in (_Kind.STRING, _Kind.ONE, _Kind.SIZE, _Kind.BOOL) or map_key):
+        raise ConfigError(f'"+=" appends to a list or map; {attr} is one value: '
+                          f"write {lhs}=VALUE", where=where)
+    names = [n for n in targets if fnmatch.fnmatchcase(n, pattern)]
+    if not names:
+        raise ConfigError(f'no target matches "{pattern}"' + did_you_mean(pattern, targets),
+                          where=where, hint="`bakery list` shows the targets")
+    origin = _Origin(where, base_dir)
+    new: str | bool | tuple[str, ...] = value
+    if kind is _Kind.BOOL:
+        lowered = value.lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise ConfigError(f'{attr} must be true or false, not "{value}"', where=where)
+        new = lowered in ("true", "1")
+    for name in names:
+        table = targets[name]
+        key = f"target.{name}.{attr}"
+        if kind is _Kind.MAP:
+            entries = table.maps.setdefault(attr, {})
+            if map_key is not None:
+                entries[map_key] = _Value(value, origin, f"{key}.{map_key}")
+                continue
+            k, eq, v = value.partition("=")
+            if value and (not eq or not k):
+                raise ConfigError(f'{attr} takes KEY=VALUE, got "{value}"', where=where,
+                                  hint=f"or set one key: --set '{pattern}.{attr}.KEY=VALUE'")
+            if not append:
+                entries.clear()
+            if value:
+                entries[k] = _Value(v, origin, f"{key}.{k}")
+        elif kind in (_Kind.LIST, _Kind.HOSTS):
+            old = table.attrs.get(attr)
+            before = old.value if append and old is not None else ()
+            assert isinstance(before, tuple)
+            table.attrs[attr] = _Value((*before, value) if value else before, origin, key)
+        else:
+            table.attrs[attr] = _Value(new, origin, key)
+
+
+# -- building the frozen values ------------------------------------------------------
+
+
+def _resolve_path(path: str, base_dir: str) -> str:
+    if _REMOTE.match(path):
+        return path
+    return os.path.normpath(os.path.join(base_dir, path))
+
+
+def _build_target(table: _Table) -> Target:
+    a = table.attrs
+
+    def text(name: str) -> str | None:
+        value = a.get(name)
+        if value is None:
+            return None
+        assert isinstance(value.value, str)
+        return value.value
+
+    def strings(name: str) -> tuple[str, ...]:
+        value = a.get(name)
+        if value is None:
+            return ()
+        assert isinstance(value.value, tuple)
+        return value.value
+
+    def mapping(name: str) -> dict[str, str]:
+        return {k: str(v.value) for k, v in table.maps.get(name, {}).items()}
+
+    context_value = a.get("context")
+    context_origin = context_value.origin if context_value is not None else table.origin
+    context = _resolve_path(text("context") or ".", context_origin.base_dir)
+    dockerfile = text("dockerfile") or "Dockerfile"
+    if not _REMOTE.match(context):
+        dockerfile = os.path.normpath(os.path.join(context, dockerfile))
+
+    for tag in strings("tags"):
+        if not _TAG.fullmatch(tag) or len(tag.partition(":")[0]) > 255:
+            raise ConfigError(f'invalid tag "{tag}" in {a["tags"].key}',
+                              where=a["tags"].origin.where,
+                              hint="a tag is [REGISTRY/]NAME[:TAG]: NAME in lowercase letters, "
+                                   "digits and . _ -, TAG up to 128 letters, digits and _ . -")
+
+    platform = text("platform")
+    if platform is not None and ("," in platform or not platform.strip()):
+        what = "no platform" if not platform.strip() else f'"{platform}"'
+        raise ConfigError(f"{a['platform'].key} takes one platform, not {what}",
+                          where=a["platform"].origin.where, hint=_one_hint("platform"))
+
+    hosts = []
+    for entry in strings("extra-hosts"):
+        host, sep, ip = entry.partition(":") if ":" in entry else entry.partition("=")
+        if not sep or not host or not ip:
+            value = a["extra-hosts"]
+            raise ConfigError(f'invalid host "{entry}" in {value.key}',
+                              where=value.origin.where, hint='write "HOST:IP"')
+        hosts.append(f"{host}:{ip}")
+
+    shm_size = text("shm-size")
+    if shm_size is not None and not _SIZE.fullmatch(shm_size):
+        raise ConfigError(f'invalid size "{shm_size}" in {a["shm-size"].key}',
+                          where=a["shm-size"].origin.where, hint='a size such as "64m" or "1g"')
+
+    contexts = {}
+    for name, value in table.maps.get("contexts", {}).items():
+        assert isinstance(value.value, str)
+        ref = value.value
+        if not ref.startswith((TARGET_PREFIX, DOCKER_IMAGE_PREFIX)):
+            ref = _resolve_path(ref, value.origin.base_dir)
+        contexts[name] = ref
+
+    return Target(
+        name=table.name,
+        context=context,
+        dockerfile=dockerfile,
+        dockerfile_inline=text("dockerfile-inline"),
+        target=text("target"),
+        tags=strings("tags"),
+        args=mapping("args"),
+        labels=mapping("labels"),
+        platform=platform,
+        inherits=strings("inherits"),
+        depends_on=strings("depends-on"),
+        contexts=contexts,
+        cache_from=strings("cache-from"),
+        no_cache=a["no-cache"].value is True if "no-cache" in a else False,
+        pull=a["pull"].value is True if "pull" in a else False,
+        network=text("network"),
+        extra_hosts=tuple(hosts),
+        shm_size=shm_size,
+        output=_output(a["output"]) if "output" in a else None,
+        description=text("description") or "",
+    )
+
+
+def _output(value: _Value) -> str:
+    """``type=docker`` or ``type=local,dest=DIR`` with DIR made absolute."""
+    assert isinstance(value.value, str)
+    options: dict[str, str] = {}
+    for part in value.value.split(","):
+        k, eq, v = part.strip().partition("=")
+        if not eq:
+            raise ConfigError(f'{value.key} takes "type=docker" or "type=local,dest=DIR", '
+                              f'not "{value.value}"', where=value.origin.where)
+        options[k.strip()] = v.strip()
+    kind = options.pop("type", "")
+    dest = options.pop("dest", None)
+    problem = None
+    if kind not in ("docker", "local"):
+        problem = f'unsupported output type "{kind}" in {value.key}'
+    elif options:
+        problem = f'unknown output option "{next(iter(options))}" in {value.key}'
+    elif kind == "local" and not dest:
+        problem = f"{value.key} of type local needs dest=DIR"
+    elif kind == "docker" and dest is not None:
+        problem = f"{value.key} of type docker takes no dest"
+    if problem:
+        raise ConfigError(problem, where=value.origin.where,
+                          hint="write type=docker (the default) or type=local,dest=DIR; "
+                               "--push pushes the tags")
+    if kind == "docker":
+        return "type=docker"
+    assert dest is not None
+    return f"type=local,dest={os.path.normpath(os.path.join(value.origin.base_dir, dest))}"
+
+
+def _check_target_links(targets: Mapping[str, Target], tables: Mapping[str, _Table]) -> None:
+    """depends-on and ``target:`` contexts name targets, and make no cycle."""
+    after: dict[str, list[str]] = {}
+    needs: dict[str, list[str]] = {}
+    for name, target in targets.items():
+        table = tables[name]
+        for other in target.depends_on:
+            if other not in targets:
+                value = table.attrs["depends-on"]
+                raise ConfigError(f'unknown target "{other}" in {value.key}'
+                                  + did_you_mean(other, targets), where=value.origin.where)
+        after[name] = list(target.depends_on)
+        needs[name] = list(target.depends_on)
+        for context, ref in target.contexts.items():
+            if ref.startswith(TARGET_PREFIX):
+                other = ref[len(TARGET_PREFIX):]
+                if other not in targets:
+                    value = table.maps["contexts"][context]
+                    raise ConfigError(f'unknown target "{other}" in {value.key}'
+                                      + did_you_mean(other, targets), where=value.origin.where,
+                                      hint='"target:NAME" uses the image of target NAME')
+                needs[name].append(other)
+    cycle = find_cycle(after)
+    if cycle is not None:
+        raise CycleError("depends-on", cycle,
+                         where=tables[cycle[0]].attrs["depends-on"].origin.where)
+    cycle = find_cycle(needs)
+    if cycle is not None:
+        first, ref = tables[cycle[0]], TARGET_PREFIX + cycle[1]
+        links = [v for v in first.maps.get("contexts", {}).values() if v.value == ref]
+        if cycle[1] in targets[cycle[0]].depends_on:
+            links.insert(0, first.attrs["depends-on"])
+        raise CycleError("depends-on and contexts", cycle, where=links[0].origin.where)
+
+
+def _build_group(table: _Table, targets: Mapping[str, Target],
+                 groups: Mapping[str, _Table]) -> Group:
+    value = table.attrs.get("targets")
+    members = value.value if value is not None else ()
+    assert isinstance(members, tuple)
+    for member in members:
+        if member not in targets and member not in groups and member != "all":
+            assert value is not None
+            raise ConfigError(f'unknown target or group "{member}" in {value.key}'
+                              + did_you_mean(member, [*targets, *groups]),
+                              where=value.origin.where)
+    description = table.attrs.get("description")
+    return Group(table.name, members, str(description.value) if description else "")
+
+
+def _check_group_cycles(groups: Mapping[str, Group], tables: Mapping[str, _Table]) -> None:
+    graph = {name: [m for m in g.targets if m in groups] for name, g in groups.items()}
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        raise CycleError("groups", cycle,
+                         where=tables[cycle[0]].attrs["targets"].origin.where)
