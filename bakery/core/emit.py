@@ -1,0 +1,108 @@
+"""Re-emit one stage as a Dockerfile of its own.
+
+To build every plan node exactly once, on either backend, each node is built
+as an image of its own: its stage's text, exactly as written, with the global
+ARGs above it, and with every reference to another stage (``FROM``,
+``COPY/ADD --from``, ``RUN --mount=...,from=``) replaced by the image that the
+node for that stage produced. A line map ties each emitted line to the line
+of the user's Dockerfile, so errors point at what the user wrote. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bakery.core.dockerfile import Instruction, parse_mount
+from bakery.core.stages import Source, SourceKind, Stage, StageGraph
+
+
+@dataclass(frozen=True)
+class EmittedDockerfile:
+    text: str
+    lines: tuple[int, ...]  # the original line of each emitted line; 0 where there is none
+    uses_context: bool  # does any instruction read the build context?
+
+    def original_line(self, emitted: int) -> int | None:
+        """The user's line for 1-based emitted line ``emitted``."""
+        if 1 <= emitted <= len(self.lines) and self.lines[emitted - 1]:
+            return self.lines[emitted - 1]
+        return None
+
+
+def emit_stage(
+    graph: StageGraph,
+    stage: Stage,
+    refs: Mapping[Source, str],
+) -> EmittedDockerfile:
+    """The Dockerfile for ``stage`` alone. ``refs`` maps each of ``stage.sources``
+    that is a stage or a named context to the image reference to use instead."""
+    out: list[str] = []
+    lines: list[int] = []
+
+    def add(text: str, first_line: int) -> None:
+        for offset, line in enumerate(text.split("\n")):
+            out.append(line)
+            lines.append(first_line + offset if first_line else 0)
+
+    escape = graph.dockerfile.escape
+    if escape != "\\":
+        add(f"# escape={escape}", 0)
+    # The global ARGs: an ARG inside the stage without a value takes their default.
+    for ins in graph.dockerfile.instructions:
+        if ins.keyword == "from":
+            break
+        if ins.keyword == "arg":
+            add(ins.original.rstrip("\n"), ins.start_line)
+
+    by_line = {(s.via, s.line): s for s in stage.sources}
+    base = stage.base
+    from_ref = refs.get(base, base.ref)
+    platform = stage.instructions[0].flag("platform")
+    if base.kind is SourceKind.IMAGE and platform:
+        add(f"FROM --platform={platform} {from_ref}", stage.start_line)
+    else:
+        add(f"FROM {from_ref}", stage.start_line)
+
+    uses_context = False
+    for ins in stage.instructions[1:]:
+        text = ins.original.rstrip("\n")
+        if ins.keyword in ("copy", "add"):
+            src = by_line.get(("copy", ins.start_line))
+            if src is not None and src in refs:
+                text = _replace_flag(text, "from", ins.flag("from") or "", refs[src])
+            elif ins.flag("from") is None:
+                uses_context = True
+        elif ins.keyword == "run":
+            src_iter = [s for s in stage.sources if s.via == "mount" and s.line == ins.start_line]
+            for raw in ins.flag_values("mount"):
+                mount = parse_mount(raw)
+                if mount.from_:
+                    src = src_iter.pop(0)
+                    if src in refs:
+                        text = _replace_flag(text, "mount", raw,
+                                             _replace_csv(raw, "from", refs[src]))
+                elif mount.type == "bind":
+                    uses_context = True
+        add(text, ins.start_line)
+    return EmittedDockerfile(text="\n".join(out) + "\n", lines=tuple(lines),
+                             uses_context=uses_context)
+
+
+def _replace_flag(text: str, name: str, old: str, new: str) -> str:
+    pattern = re.compile(rf"--{re.escape(name)}=(['\"]?){re.escape(old)}\1(?=\s|$)")
+    return pattern.sub(lambda _: f"--{name}={new}", text, count=1)
+
+
+def _replace_csv(value: str, key: str, new: str) -> str:
+    fields = value.split(",")
+    return ",".join(f"{key}={new}" if f.split("=", 1)[0] == key else f for f in fields)
+
+
+def instruction_at(stage: Stage, line: int) -> Instruction | None:
+    """The instruction of ``stage`` that covers original line ``line``."""
+    for ins in stage.instructions:
+        if ins.start_line <= line <= ins.end_line:
+            return ins
+    return None
