@@ -10,6 +10,7 @@ alone (the floor any tool pays). Writes its figures to docs/benchmarks.md.
 
 from __future__ import annotations
 
+import resource
 import sys
 import tempfile
 import time
@@ -69,15 +70,22 @@ def generate(root: Path) -> None:
     (root / "bake.toml").write_text("\n".join(lines))
 
 
-def measure(root: Path) -> tuple[float, float, int, int]:
-    tracemalloc.start()
-    start = time.perf_counter()
+def plan_all(root: Path) -> tuple[int, int]:
     project = load([], cwd=root, cli_vars={}, sets=[], env={})
     plan = make_plan(project.targets, project.select(["all"]), DockerfileCache().graph)
+    return len(plan.nodes), len(plan.shared())
+
+
+def measure(root: Path) -> tuple[float, float, int, int]:
+    """Time one run, then trace the memory of another (tracing slows the run)."""
+    start = time.perf_counter()
+    nodes, shared = plan_all(root)
     seconds = time.perf_counter() - start
+    tracemalloc.start()
+    plan_all(root)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return seconds, peak / 1e6, len(plan.nodes), len(plan.shared())
+    return seconds, peak / 1e6, nodes, shared
 
 
 def parse_only(root: Path) -> float:
@@ -95,20 +103,22 @@ def main() -> None:
         best = min(runs)
         parse = min(parse_only(root) for _ in range(3))
     seconds, peak, nodes, shared = best
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     rows = [
         "| what | time | peak memory |",
         "|---|---|---|",
         (f"| bakery: load bake.toml, parse, plan {TARGETS} targets | {seconds:.3f} s | "
         f"{peak:.0f} MB |"),
         f"| floor: parse the {DOCKERFILES} Dockerfiles alone | {parse:.3f} s | - |",
+        f"| whole benchmark process, peak resident memory | - | {rss:.0f} MB |",
         "",
         (f"The plan has {nodes} stage builds, {shared} of them shared. Aim: under 1 s and "
         "200 MB. Best of 3 runs; peak memory is Python allocations (tracemalloc), "
-        "measured in the same run."),
+        "traced in a separate run so that tracing does not slow the timed one."),
     ]
     print("\n".join(rows))
     write_section("Planning at scale (benchmarks/plan_scale.py)", "\n".join(rows))
-    if seconds >= 1.0 or peak >= 200:
+    if seconds >= 1.0 or rss >= 200:
         raise SystemExit(f"over budget: {seconds:.2f} s, {peak:.0f} MB")
 
 

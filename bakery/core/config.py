@@ -20,6 +20,7 @@ import enum
 import fnmatch
 import os.path
 import re
+import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -338,6 +339,12 @@ def load_project(
 
 
 def _parse_toml(source: SourceFile) -> dict[str, Any]:
+    # The standard library's reader is several times faster; tomlkit, which
+    # `bakery var set` uses to edit files with their comments, words the errors.
+    try:
+        return tomllib.loads(source.text)
+    except tomllib.TOMLDecodeError:
+        pass
     try:
         return tomlkit.parse(source.text).unwrap()
     except tomlkit.exceptions.ParseError as err:
