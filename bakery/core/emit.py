@@ -106,3 +106,31 @@ def instruction_at(stage: Stage, line: int) -> Instruction | None:
         if ins.start_line <= line <= ins.end_line:
             return ins
     return None
+
+
+def emit_with_refs(graph: StageGraph, refs: Mapping[Source, str]) -> EmittedDockerfile:
+    """The whole Dockerfile as written, with the given sources (named contexts)
+    replaced by image references, line for line, so line numbers stay true."""
+    lines = list(graph.dockerfile.lines)
+    for stage in graph.stages:
+        for src in stage.sources:
+            if src not in refs:
+                continue
+            ins = next(i for i in stage.instructions if i.start_line == src.line)
+            first = ins.start_line - 1
+            text = "\n".join(lines[first:ins.end_line])
+            if src.via == "from":
+                # FROM [--platform=x] ref [AS name]: swap the image word only.
+                old = ins.args[0]
+                text = re.sub(rf"(?<=\s){re.escape(old)}(?=\s|$)", refs[src], text, count=1)
+            elif src.via == "copy":
+                text = _replace_flag(text, "from", ins.flag("from") or "", refs[src])
+            else:
+                for raw in ins.flag_values("mount"):
+                    mount = parse_mount(raw)
+                    if mount.from_ and mount.from_.lower() == src.ref.lower():
+                        text = _replace_flag(text, "mount", raw,
+                                             _replace_csv(raw, "from", refs[src]))
+            lines[first:ins.end_line] = text.split("\n")
+    return EmittedDockerfile(text="\n".join(lines) + "\n",
+                             lines=tuple(range(1, len(lines) + 1)), uses_context=True)

@@ -41,7 +41,9 @@ class Node:
 
     @property
     def label(self) -> str:
-        return f"{sorted(self.targets)[0]}/{self.stage.display_name}"
+        """``target/stage``, or ``shared/stage`` for a node several targets share."""
+        owner = "shared" if len(self.targets) > 1 else sorted(self.targets)[0]
+        return f"{owner}/{self.stage.display_name}"
 
     @property
     def shared(self) -> bool:

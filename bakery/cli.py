@@ -1,0 +1,227 @@
+"""bakery's command line: reads arguments, wires the layers, maps errors to exit codes.
+
+Every ``BakeryError`` from any layer is translated here, once, into one red
+error line, an optional hint, and its exit code (0 ok, 1 a build or push
+failed, 2 usage or configuration, 130 interrupted). Heavy modules (docker,
+trio, rich) are imported inside the commands that need them, so that
+``--help``, ``list``, ``print`` and ``plan`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from bakery import __version__
+from bakery.core.errors import BakeryError, ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors carry a hint and exit 2 through the one error path."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message, hint=f"see `{self.prog} --help`")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--file", dest="files", action="append", default=[],
+                        metavar="FILE",
+                        help="bake file (repeatable; later files override earlier ones). "
+                             "Default: bake.toml, then bake.override.toml when present")
+    parser.add_argument("--var", dest="vars", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a variable; wins over the environment and the file")
+    parser.add_argument("--set", dest="sets", action="append", default=[],
+                        metavar="PATTERN.KEY=VALUE",
+                        help="override an attribute of every target matching the glob PATTERN; "
+                             "KEY+=VALUE appends to a list or map")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bakery",
+        description="Declarative build orchestrator for multi-stage container images. "
+                    "Reads bake.toml, plans the stages of every requested target as one "
+                    "graph, builds each shared stage once and the rest concurrently.",
+        epilog="Exit codes: 0 success; 1 a build or push failed; 2 usage or configuration "
+               "error (nothing was built); 130 interrupted. "
+               "Run `bakery COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"bakery {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("build", help="build targets and groups; report at the end",
+                       description="Build the named targets and groups as one plan: every "
+                                   "shared stage once, independent stages concurrently, tags "
+                                   "moved only for targets that succeeded.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="targets or groups "
+                   "(default: the group `default` if defined, else `all`)")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                   help="stage builds at once (default: the daemon's CPU count)")
+    p.add_argument("--no-cache", action="store_true", help="rebuild every stage from scratch")
+    p.add_argument("--keep-going", action="store_true",
+                   help="after a failure, let independent targets finish")
+    p.add_argument("--progress", choices=["auto", "plain", "quiet"], default="auto",
+                   help="plain: log lines prefixed [target/stage]; quiet: only the report "
+                        "and errors (default: auto)")
+    p.add_argument("--builder", choices=["auto", "buildkit", "classic"], default="auto",
+                   help="BuildKit, the classic builder, or auto: BuildKit when the daemon "
+                        "offers it (default)")
+    _common(p)
+
+    p = sub.add_parser("plan", help="dry run: the stage graph, shared stages and build order",
+                       description="Show the plan for the named targets and groups without "
+                                   "building: every stage build (node) once, which targets "
+                                   "share it, the order in waves, and the external images "
+                                   "needed.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="targets or groups "
+                   "(default: the group `default` if defined, else `all`)")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="text (default) or json")
+    _common(p)
+
+    p = sub.add_parser("print", help="the resolved configuration as JSON",
+                       description="Print the resolved configuration of the named targets "
+                                   "and groups as JSON: variables expanded, inheritance and "
+                                   "--set applied.")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="targets or groups (default: `default` if defined, else `all`)")
+    _common(p)
+
+    p = sub.add_parser("list", help="targets and groups with their descriptions",
+                       description="List every target and group of the bake files.")
+    _common(p)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run bakery; return the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help(out)
+            return EXIT_USAGE
+        handler = _COMMANDS[args.command]
+        return handler(args, out)
+    except BakeryError as error:
+        report_error(error, err)
+        return error.exit_code
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def report_error(error: BakeryError, err: TextIO) -> None:
+    """One red line naming where and what, then the hint."""
+    color = err.isatty() and "NO_COLOR" not in os.environ
+    red, dim, reset = ("\033[31;1m", "\033[2m", "\033[0m") if color else ("", "", "")
+    err.write(f"{red}error:{reset} {error}\n")
+    if error.hint:
+        err.write(f"{dim}hint:{reset} {error.hint}\n")
+
+
+def _project(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from bakery.core.config import parse_assignment
+    from bakery.loading import load
+
+    cli_vars = dict(parse_assignment(v) for v in args.vars)
+    return load(args.files, cwd=Path.cwd(), cli_vars=cli_vars, sets=args.sets)
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    project = _project(args)
+    width = max((len(n) for n in [*project.targets, *project.groups]), default=0)
+    out.write("targets:\n")
+    for name, target in project.targets.items():
+        out.write(f"  {name.ljust(width)}  {target.description}".rstrip() + "\n")
+    if project.groups:
+        out.write("groups:\n")
+        for name, group in project.groups.items():
+            text = group.description or ", ".join(group.targets)
+            out.write(f"  {name.ljust(width)}  {text}".rstrip() + "\n")
+    return EXIT_OK
+
+
+def _cmd_print(args: argparse.Namespace, out: TextIO) -> int:
+    project = _project(args)
+    names = project.select(args.names)
+    doc = {
+        "group": {g.name: {"targets": list(g.targets)} for g in project.groups.values()},
+        "target": {n: project.targets[n].to_json() for n in names},
+    }
+    json.dump(doc, out, indent=2)
+    out.write("\n")
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    from bakery.core.plan import make_plan
+    from bakery.loading import DockerfileCache
+    from bakery.report.plan import plan_json, render_plan
+
+    project = _project(args)
+    names = project.select(args.names)
+    cache = DockerfileCache()
+    plan = make_plan(project.targets, names, cache.graph)
+    if args.format == "json":
+        json.dump(plan_json(plan), out, indent=2)
+        out.write("\n")
+    else:
+        out.write(render_plan(plan))
+    return EXIT_OK
+
+
+def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    import trio
+    from rich.console import Console
+
+    from bakery.core.plan import make_plan
+    from bakery.engine.daemon import connect, pick_backend
+    from bakery.engine.runner import Runner, RunOptions
+    from bakery.loading import DockerfileCache
+    from bakery.report.progress import PlainProgress
+    from bakery.report.summary import render_report
+
+    project = _project(args)
+    names = project.select(args.names)
+    plan = make_plan(project.targets, names, DockerfileCache().graph)
+    client = connect()
+    backend = pick_backend(client, args.builder)
+    jobs = args.jobs or int(client.info().get("NCPU") or 2)
+    progress = PlainProgress(plan, sys.stderr, quiet=args.progress == "quiet")
+    runner = Runner(plan, backend, client,
+                    RunOptions(jobs=jobs, keep_going=args.keep_going, no_cache=args.no_cache),
+                    progress)
+    result = trio.run(lambda: runner.run(handle_sigint=True))
+    sizes = {}
+    for name, target in result.targets.items():
+        if target.image_id:
+            sizes[name] = int(client.inspect_image(target.image_id).get("Size") or 0)
+    console = Console(file=out, highlight=False)
+    console.print()
+    render_report(console, plan, result, sizes)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+_COMMANDS = {"build": _cmd_build, "list": _cmd_list, "print": _cmd_print, "plan": _cmd_plan}

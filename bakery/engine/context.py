@@ -1,0 +1,611 @@
+"""Build contexts: read a context folder once per run, digest it, send it.
+
+``ContextSnapshot.read`` walks a context folder the way BuildKit's walker does
+(``.dockerignore`` rules from ``bakery.core.ignore``; symlinks are not followed
+but kept as links; empty folders are kept) and remembers, for every entry it
+would send, the path, size, mode, mtime and a sha256 of the content. From that
+one reading it answers two questions: ``digest_of`` - a digest of what a
+COPY/ADD selects, for cache keys - and ``tar`` - the bytes to send to the
+daemon, in GNU format (BuildKit misreads PAX), uid/gid 0 as the docker CLI
+sends them. File content is read again when the tar is made, and checked against
+the snapshot: a file that changed in between is an error, never a silent
+mismatch between a cache key and what was built.
+
+``DigestCache`` keeps file digests between runs, keyed by path, size, mtime and
+inode, in a JSON file under ``<project>/.bakery/``, so that unchanged files are
+not read again just to be digested.
+
+Synchronous and blocking (callers run it in a worker thread); it never prints.
+Problems the user can fix are raised as ``BakeryError``s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Container, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Final, TypeAlias
+
+from bakery.core.errors import BakeryError, ConfigError
+from bakery.core.ignore import (
+    IgnoreRules,
+    Verdict,
+    clean_path,
+    ignore_file_for,
+    parse_dockerignore,
+    path_match,
+)
+
+__all__ = [
+    "DIGEST_CACHE_FILE",
+    "ContextChanged",
+    "ContextFile",
+    "ContextSnapshot",
+    "DigestCache",
+]
+
+DIGEST_CACHE_FILE: Final = "context-digests.json"
+"""The name of the digest cache inside ``<project>/.bakery/``."""
+
+_CHUNK = 1 << 20
+# A file modified this recently may change again within the same mtime tick
+# without its size or mtime changing (git's "racily clean" problem): its digest
+# is not kept for the next run.
+_RACY_NS = 2_000_000_000
+_MAX_LINKS = 255
+
+
+class ContextChanged(BakeryError):
+    """A context file changed between the snapshot and the moment it was sent."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """One entry of a build context.
+
+    ``mode`` holds the permission bits (``stat.S_IMODE``); ``kind`` is ``"file"``,
+    ``"dir"`` or ``"symlink"``. ``digest`` is ``"sha256:<hex>"`` of a file's
+    content or of a link's target, and ``""`` for a folder, whose ``size`` is 0.
+    ``link_target`` is what a symlink points to, as written."""
+
+    path: str
+    size: int
+    mode: int
+    mtime_ns: int
+    digest: str
+    kind: str
+    link_target: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class ContextSnapshot:
+    """The entries of one context folder that a build would send, read once.
+
+    ``files`` maps context-relative paths to entries, parents before children,
+    names in byte order within a folder (the order of the walk, and of the tar).
+    ``ignore_file`` is the ignore file that applied, relative to ``root``."""
+
+    root: Path
+    files: Mapping[str, ContextFile]
+    ignore_file: str | None = None
+    rules: IgnoreRules = field(default_factory=IgnoreRules)
+
+    @classmethod
+    def read(
+        cls,
+        root: Path,
+        *,
+        dockerfile: str | None = None,
+        cache: DigestCache | None = None,
+    ) -> ContextSnapshot:
+        """Walk the context folder ``root``. ``dockerfile`` (relative to ``root``)
+        picks ``<dockerfile>.dockerignore`` over ``.dockerignore`` when it exists;
+        ``cache`` spares reading files whose digest it already holds."""
+        given = root
+        root = Path(os.path.abspath(root))
+        if not root.exists():
+            raise ConfigError(
+                f"build context {str(given)!r} does not exist",
+                where=str(root),
+                hint="a target's context is a folder relative to the bake file; "
+                "create it or fix the path",
+            )
+        if not root.is_dir():
+            raise ConfigError(
+                f"build context {str(given)!r} is not a folder",
+                where=str(root),
+                hint="a target's context must be a folder; name the Dockerfile with `dockerfile`",
+            )
+        root = root.resolve()
+        ignore_file = ignore_file_for(dockerfile, _FilesOnDisk(root))
+        rules = IgnoreRules()
+        if ignore_file is not None:
+            ignore_path = root / ignore_file
+            try:
+                text = ignore_path.read_bytes().decode("utf-8", "surrogateescape")
+            except OSError as err:
+                raise ConfigError(
+                    f"cannot read the ignore file: {err.strerror}",
+                    where=str(ignore_path),
+                    hint="make it readable",
+                ) from None
+            rules = parse_dockerignore(text, source=str(ignore_path))
+        files = _Walker(root, rules, cache).walk()
+        return cls(root, MappingProxyType(files), ignore_file, rules)
+
+    def select(self, sources: Iterable[str]) -> list[str]:
+        """The paths of the entries that COPY/ADD ``sources`` select, in order.
+
+        Sources are relative to the context root (a leading ``/`` or ``..``
+        cannot leave it); a folder selects itself and everything under it; a
+        wildcard source (``*``, ``?``, ``[...]``) is matched as BuildKit matches it,
+        with Go's ``path.Match``, and a folder it matches is selected whole. A
+        selected symlink is followed, as COPY follows it, so what it points to is
+        selected too. ``"."`` selects everything."""
+        chosen: set[str] = set()
+        for source in sources:
+            path = clean_path("/" + source).lstrip("/")
+            if not path:
+                chosen.update(self.files)
+            elif _has_wildcards(path):
+                self._select_wildcard(path, chosen)
+            else:
+                self._select_tree(path, chosen)
+        return [p for p in self.files if p in chosen]
+
+    def digest_of(self, sources: Iterable[str]) -> str:
+        """``"sha256:<hex>"`` over the entries ``sources`` select (see ``select``):
+        their paths, kinds, modes, contents and link targets - not their mtimes.
+        It changes exactly when what a COPY of those sources would copy changes."""
+        h = hashlib.sha256()
+        for path in self.select(sources):
+            f = self.files[path]
+            line = f"{f.kind}\0{path}\0{f.mode:o}\0{f.digest}\0{f.link_target}\n"
+            h.update(line.encode("utf-8", "surrogateescape"))
+        return f"sha256:{h.hexdigest()}"
+
+    def tar(
+        self,
+        *,
+        extra: Mapping[str, bytes] = MappingProxyType({}),
+        include: Iterable[str] | None = None,
+    ) -> bytes:
+        """An uncompressed GNU-format tar of the entries (all of them, or those the
+        ``include`` sources select, with their parent folders), then ``extra``
+        files (name -> content, mode 0644, mtime 0), which replace an entry of the
+        same name. Files are read now and must be as the snapshot saw them, else
+        ``ContextChanged``. The same snapshot and arguments give the same bytes."""
+        extras = {_extra_name(name): data for name, data in extra.items()}
+        if include is None:
+            paths = [p for p in self.files if p not in extras]
+        else:
+            wanted = set(self.select(include))
+            for path in list(wanted):
+                parts = path.split("/")
+                wanted.update("/".join(parts[:n]) for n in range(1, len(parts)))
+            paths = [p for p in self.files if p in wanted and p not in extras]
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for path in paths:
+                self._add(tar, self.files[path])
+            for name in sorted(extras):
+                info = _tar_info(name, 0o644, 0)
+                info.size = len(extras[name])
+                tar.addfile(info, io.BytesIO(extras[name]))
+        return buf.getvalue()
+
+    # -- selection ---------------------------------------------------------------------
+
+    def _select_tree(self, path: str, chosen: set[str]) -> None:
+        resolved = self._resolve(path, chosen)
+        if resolved is None or resolved not in self.files:
+            return
+        chosen.add(resolved)
+        if self.files[resolved].kind == "dir":
+            chosen.update(self._below(resolved))
+
+    def _select_wildcard(self, path: str, chosen: set[str]) -> None:
+        # BuildKit (fsutil copy.ResolveWildcards): the part before the first
+        # component with a wildcard is a path (links followed); the rest is matched
+        # against every path below it; a folder that matches is taken whole.
+        parts = path.split("/")
+        first = next(i for i, part in enumerate(parts) if _has_wildcards(part))
+        base = "/".join(parts[:first])
+        pattern = "/".join(parts[first:])
+        if base:
+            resolved = self._resolve(base, chosen)
+            if resolved is None or resolved not in self.files:
+                return
+            candidates = self._below(resolved)
+            prefix = resolved + "/"
+        else:
+            candidates = iter(self.files)
+            prefix = ""
+        taken: str | None = None
+        for candidate in candidates:
+            if taken is not None and candidate.startswith(taken):
+                continue
+            try:
+                hit = path_match(pattern, candidate[len(prefix) :])
+            except ValueError:
+                return  # BuildKit ignores Match's error: a malformed wildcard selects nothing
+            if hit:
+                self._select_tree(candidate, chosen)
+                taken = candidate + "/"
+
+    def _below(self, directory: str) -> Iterator[str]:
+        prefix = directory + "/"
+        return (p for p in self.files if p.startswith(prefix))
+
+    def _resolve(self, path: str, chosen: set[str]) -> str | None:
+        """``path`` with every symlink in it followed inside the context (an
+        absolute target starts again at the root, as BuildKit scopes it); the
+        links passed through are added to ``chosen``. ``None`` for a link loop."""
+        todo = path.split("/")
+        todo.reverse()
+        done: list[str] = []
+        hops = 0
+        while todo:
+            name = todo.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if done:
+                    done.pop()
+                continue
+            here = "/".join([*done, name])
+            entry = self.files.get(here)
+            if entry is None or entry.kind != "symlink":
+                done.append(name)
+                continue
+            hops += 1
+            if hops > _MAX_LINKS:
+                return None
+            chosen.add(here)
+            if entry.link_target.startswith("/"):
+                done = []
+            todo.extend(reversed(entry.link_target.split("/")))
+        return "/".join(done)
+
+    # -- tar ---------------------------------------------------------------------------
+
+    def _add(self, tar: tarfile.TarFile, f: ContextFile) -> None:
+        info = _tar_info(f.path, f.mode, f.mtime_ns // 1_000_000_000)
+        if f.kind == "dir":
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+        elif f.kind == "symlink":
+            info.type = tarfile.SYMTYPE
+            info.linkname = f.link_target
+            tar.addfile(info)
+        else:
+            info.size = f.size
+            with self._open_unchanged(f) as reader:
+                try:
+                    tar.addfile(info, reader)
+                except OSError:  # tarfile: "unexpected end of data"
+                    raise self._changed(f) from None
+                if reader.digest() != f.digest:
+                    raise self._changed(f)
+
+    @contextlib.contextmanager
+    def _open_unchanged(self, f: ContextFile) -> Iterator[_DigestingReader]:
+        try:
+            fd = os.open(self.root / f.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            raise self._changed(f) from None
+        with os.fdopen(fd, "rb") as raw:
+            if os.fstat(fd).st_size != f.size:
+                raise self._changed(f)
+            yield _DigestingReader(raw)
+
+    def _changed(self, f: ContextFile) -> ContextChanged:
+        return ContextChanged(
+            f"{f.path} changed while bakery was using it",
+            where=str(self.root / f.path),
+            hint="run the build again once the files have settled",
+        )
+
+
+class DigestCache:
+    """File digests from earlier runs, keyed by absolute path, size, mtime and inode.
+
+    ``load`` never fails: a missing or unreadable cache is an empty one. ``save``
+    writes the file atomically (a temporary file, then ``os.replace``), keeping
+    what this run saw and what it did not look at; entries under a walked context
+    that this run did not see (deleted or now ignored files) are dropped. Safe to
+    share between threads. ``hits`` and ``misses`` count lookups."""
+
+    VERSION: Final = 1
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._real = Path(os.path.realpath(path)) if path is not None else None
+        self.hits = 0
+        self.misses = 0
+        self._entries: dict[str, tuple[int, int, int, str]] = {}
+        self._seen: set[str] = set()
+        self._roots: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path) -> DigestCache:
+        """The cache stored at ``path``; empty when it is missing or corrupt."""
+        cache = cls(path)
+        try:
+            raw = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return cache
+        if not isinstance(raw, dict) or raw.get("version") != cls.VERSION:
+            return cache
+        files = raw.get("files")
+        if not isinstance(files, dict):
+            return cache
+        for name, value in files.items():
+            if (
+                isinstance(value, list)
+                and len(value) == 4
+                and all(type(v) is int for v in value[:3])
+                and isinstance(value[3], str)
+                and value[3].startswith("sha256:")
+            ):
+                cache._entries[name] = (value[0], value[1], value[2], value[3])
+        return cache
+
+    def lookup(self, path: str, st: os.stat_result) -> str | None:
+        """The digest stored for ``path`` if it still has ``st``'s size, mtime and inode."""
+        with self._lock:
+            self._seen.add(path)
+            entry = self._entries.get(path)
+            if entry is not None and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
+                self.hits += 1
+                return entry[3]
+            self.misses += 1
+            return None
+
+    def store(self, path: str, st: os.stat_result, digest: str) -> None:
+        """Remember ``digest`` for ``path`` as ``st`` describes it; a file changed
+        in the last two seconds is not remembered (it may yet change unseen)."""
+        with self._lock:
+            self._seen.add(path)
+            if st.st_mtime_ns > time.time_ns() - _RACY_NS:
+                self._entries.pop(path, None)
+                return
+            self._entries[path] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
+
+    def walked(self, root: str) -> None:
+        """Note that the context folder ``root`` was walked in full by this run."""
+        with self._lock:
+            self._roots.add(root.rstrip("/") + "/")
+
+    def save(self) -> None:
+        """Write the cache to its file, atomically; nothing when it has no path."""
+        if self.path is None:
+            return
+        with self._lock:
+            kept = {
+                name: list(entry)
+                for name, entry in sorted(self._entries.items())
+                if name in self._seen or not any(name.startswith(r) for r in self._roots)
+            }
+        data = json.dumps({"version": self.VERSION, "files": kept}, separators=(",", ":"))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f"{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def owns(self, path: Path) -> bool:
+        """Whether ``path`` (without symlinks) is this cache's file or one of its
+        temporary files, which a context walk leaves out: they change under it."""
+        if self._real is None:
+            return False
+        if path == self._real:
+            return True
+        return (
+            path.parent == self._real.parent
+            and path.name.startswith(f"{self._real.name}.")
+            and path.name.endswith(".tmp")
+        )
+
+
+# -- the walk ----------------------------------------------------------------------------
+
+
+# A folder being walked: its path, its verdict, the excluded folders above it not
+# sent yet (sent once something below them is), and its remaining entries.
+_Frame: TypeAlias = tuple[
+    str, Verdict | None, tuple[tuple[str, os.stat_result], ...], Iterator[os.DirEntry[str]]
+]
+
+
+class _Walker:
+    """BuildKit's walk (fsutil ``filterFS.Walk``): names in byte order, a folder
+    before what is in it; each entry judged with its parent's verdict; an excluded
+    folder entered only when an exception could re-include something in it, and
+    then sent as the parent of what is re-included."""
+
+    def __init__(self, root: Path, rules: IgnoreRules, cache: DigestCache | None) -> None:
+        self.root = root
+        self.rules = rules
+        self.cache = cache
+        self.files: dict[str, ContextFile] = {}
+
+    def walk(self) -> dict[str, ContextFile]:
+        stack: list[_Frame] = [("", None, (), self._list("", excluded=False))]
+        while stack:
+            folder, parent, pending, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            if self.cache is not None and self.cache.owns(self.root / rel):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since the folder was listed
+            kind = _kind(st.st_mode)
+            if kind is None:
+                continue  # sockets, pipes and devices are not sent
+            verdict = self.rules.check(rel, parent)
+            if verdict.excluded:
+                if kind == "dir" and self.rules.may_contain_included(rel):
+                    children = self._list(rel, excluded=True)
+                    stack.append((rel, verdict, (*pending, (rel, st)), children))
+                continue
+            for parent_rel, parent_st in pending:
+                if parent_rel not in self.files:
+                    self.files[parent_rel] = self._entry(parent_rel, "dir", parent_st)
+            self.files[rel] = self._entry(rel, kind, st)
+            if kind == "dir":
+                stack.append((rel, verdict, (), self._list(rel, excluded=False)))
+        if self.cache is not None:
+            self.cache.walked(str(self.root))
+        return {p: self.files[p] for p in sorted(self.files, key=_walk_order)}
+
+    def _list(self, rel: str, *, excluded: bool) -> Iterator[os.DirEntry[str]]:
+        path = self.root / rel
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except PermissionError as err:
+            if excluded:
+                return iter(())  # BuildKit, too, forgives an unreadable excluded folder
+            raise _unreadable(path, err) from None
+        except OSError as err:
+            raise _unreadable(path, err) from None
+        return iter(sorted(entries, key=lambda e: os.fsencode(e.name)))
+
+    def _entry(self, rel: str, kind: str, st: os.stat_result) -> ContextFile:
+        path = self.root / rel
+        mode = stat.S_IMODE(st.st_mode)
+        if kind == "dir":
+            return ContextFile(rel, 0, mode, st.st_mtime_ns, "", kind)
+        if kind == "symlink":
+            target = os.readlink(path)
+            digest = "sha256:" + hashlib.sha256(os.fsencode(target)).hexdigest()
+            return ContextFile(rel, st.st_size, mode, st.st_mtime_ns, digest, kind, target)
+        key = str(path)
+        found = self.cache.lookup(key, st) if self.cache is not None else None
+        if found is None:
+            found, st = _hash_file(path)
+            if self.cache is not None:
+                self.cache.store(key, st, found)
+        return ContextFile(rel, st.st_size, stat.S_IMODE(st.st_mode), st.st_mtime_ns, found, kind)
+
+
+def _hash_file(path: Path) -> tuple[str, os.stat_result]:
+    """The sha256 of a file read in chunks, and its stat as of opening it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as err:
+        raise _unreadable(path, err) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        h = hashlib.sha256()
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return f"sha256:{h.hexdigest()}", st
+
+
+class _DigestingReader(io.RawIOBase):
+    """A file as ``tarfile`` reads it, digested on the way."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._hash.update(data)
+        return data
+
+    def digest(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
+
+
+class _FilesOnDisk(Container[str]):
+    """The regular files under a folder, as a container of relative paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (self.root / name).is_file()
+
+
+def _kind(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return None
+
+
+def _walk_order(path: str) -> list[bytes]:
+    return [os.fsencode(part) for part in path.split("/")]
+
+
+def _has_wildcards(path: str) -> bool:
+    # BuildKit's containsWildcards: "*", "?" or "[" not escaped by a backslash.
+    escaped = False
+    for ch in path:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in "*?[":
+            return True
+    return False
+
+
+def _extra_name(name: str) -> str:
+    cleaned = clean_path(name).lstrip("/")
+    if cleaned in ("", ".") or cleaned == ".." or cleaned.startswith("../"):
+        raise ValueError(f"not a path inside the context: {name!r}")
+    return cleaned
+
+
+def _tar_info(name: str, mode: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = mode
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _unreadable(path: Path, err: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot read {path.name!r} in the build context: {err.strerror}",
+        where=str(path),
+        hint="make it readable, or leave it out of the context in .dockerignore",
+    )

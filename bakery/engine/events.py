@@ -1,0 +1,97 @@
+"""What the engine tells the report layer, as data.
+
+The runner emits these as work happens; ``bakery.report`` renders them live
+and into the final report. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bakery.engine.backend import BuildFailed, ProgressEvent
+
+
+class Status(enum.Enum):
+    BUILT = "built"
+    CACHED = "cached"
+    FAILED = "failed"
+    NOT_STARTED = "not started"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class NodeStarted:
+    node: str
+    at: float
+
+
+@dataclass(frozen=True)
+class NodeProgress:
+    node: str
+    event: ProgressEvent
+
+
+@dataclass(frozen=True)
+class NodeFinished:
+    node: str
+    status: Status
+    at: float
+    image_id: str | None = None
+    error: BuildFailed | None = None
+    reason: str | None = None  # why it did not start, or was cancelled
+
+
+@dataclass(frozen=True)
+class TargetFinished:
+    target: str
+    status: Status
+    image_id: str | None = None
+    tags: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+Event = NodeStarted | NodeProgress | NodeFinished | TargetFinished
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    node: str
+    status: Status
+    started: float | None = None
+    finished: float | None = None
+    image_id: str | None = None
+    error: BuildFailed | None = None
+    reason: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        if self.started is None or self.finished is None:
+            return 0.0
+        return self.finished - self.started
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: str
+    status: Status
+    image_id: str | None = None
+    tags: tuple[str, ...] = ()
+    previous: Mapping[str, str | None] = field(default_factory=dict)  # tag -> image before
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    nodes: Mapping[str, NodeResult]
+    targets: Mapping[str, TargetResult]
+    started: float
+    finished: float
+    interrupted: bool = False
+    backend: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(
+            t.status in (Status.BUILT, Status.CACHED) for t in self.targets.values())

@@ -1,0 +1,671 @@
+"""Executes a plan on one daemon with trio.
+
+Every plan node is built at most once, as an image of its own tagged under
+bakery's repository (``bakery-stage:<node id>``); the stages after it start
+``FROM`` that image. Independent nodes run concurrently, up to ``jobs``; a node
+starts as soon as what the plan says it waits for is done. Blocking docker
+calls run in worker threads under a capacity limiter; a cancelled build closes
+its connection so that the daemon stops it. Targets are tagged only when their
+image is built. The runner never prints: it emits events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import tarfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker.errors
+import trio
+
+from bakery.core.config import Target
+from bakery.core.emit import EmittedDockerfile, emit_stage, emit_with_refs, instruction_at
+from bakery.core.errors import ConfigError
+from bakery.core.plan import TARGET_PREFIX, Node, Plan
+from bakery.core.stages import PROXY_ARGS, Source, SourceKind
+from bakery.engine.backend import (
+    Backend,
+    BuildFailed,
+    BuildSpec,
+    Cancellation,
+    ProgressEvent,
+    StepEvent,
+)
+from bakery.engine.context import ContextSnapshot
+from bakery.engine.events import (
+    Event,
+    NodeFinished,
+    NodeProgress,
+    NodeResult,
+    NodeStarted,
+    RunResult,
+    Status,
+    TargetFinished,
+    TargetResult,
+)
+
+STAGE_REPO = "bakery-stage"
+NODE_LABEL = "dev.bakery.node"
+DOCKERFILE_IN_TAR = ".bakery.Dockerfile"
+DOCKER_IMAGE_PREFIX = "docker-image://"
+T = TypeVar("T")
+
+
+def stage_tag(node_id: str) -> str:
+    return f"{STAGE_REPO}:{node_id}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    jobs: int = 4
+    keep_going: bool = False
+    no_cache: bool = False
+
+
+@dataclass
+class _State:
+    results: dict[str, NodeResult] = field(default_factory=dict)
+    done: dict[str, trio.Event] = field(default_factory=dict)
+    first_failure: str | None = None
+    interrupted: bool = False
+
+
+class Runner:
+    """Runs one plan. ``client`` is a docker SDK ``APIClient`` (for inspect and tag)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        backend: Backend,
+        client: Any,
+        options: RunOptions,
+        emit: Callable[[Event], None],
+    ) -> None:
+        self.plan = plan
+        self.backend = backend
+        self.client = client
+        self.options = options
+        self.emit = emit
+        self._limiter = trio.CapacityLimiter(max(1, options.jobs))
+        self._snapshots: dict[str, ContextSnapshot] = {}
+        self._snapshot_locks: dict[str, trio.Lock] = {}
+        self._context_images: dict[str, str] = {}
+        self._state = _State()
+        self._target_done: dict[str, trio.Event] = {}
+        self._started: dict[str, float] = {}
+
+    # -- the schedule ----------------------------------------------------------------
+
+    async def run(self, *, handle_sigint: bool = False) -> RunResult:
+        """Build every node of the plan; tag each target whose image was built."""
+        state = self._state
+        state.done = {n: trio.Event() for n in self.plan.nodes}
+        previous = await self._thread(self._previous_tags)
+        started = trio.current_time()
+        target_results: dict[str, TargetResult] = {}
+        async with trio.open_nursery() as outer:
+            if handle_sigint:
+                outer.start_soon(self._watch_sigint, outer.cancel_scope)
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if self.backend.name == "buildkit":
+                    for name in self.plan.targets:
+                        nursery.start_soon(self._target_task, name, target_results, previous)
+                else:
+                    for node_id in self.plan.nodes:
+                        nursery.start_soon(self._node_task, node_id, target_results, previous)
+            outer.cancel_scope.cancel()
+        finished = trio.current_time()
+        for node_id in self.plan.nodes:
+            if node_id not in state.results:
+                reason = ("interrupted" if state.interrupted
+                          else f"stopped after {self._label(state.first_failure)} failed")
+                state.results[node_id] = NodeResult(node_id, Status.NOT_STARTED, reason=reason)
+                self.emit(NodeFinished(node_id, Status.NOT_STARTED, finished, reason=reason))
+        for name, _planned in self.plan.targets.items():
+            if name not in target_results:
+                result = self._target_result(name, previous.get(name, {}))
+                target_results[name] = result
+                self.emit(TargetFinished(name, result.status, reason=result.reason))
+        return RunResult(
+            nodes=dict(state.results),
+            targets={n: target_results[n] for n in self.plan.targets},
+            started=started,
+            finished=finished,
+            interrupted=state.interrupted,
+            backend=self.backend.name,
+        )
+
+    async def _watch_sigint(self, scope: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGINT) as signals:
+            async for _ in signals:
+                self._state.interrupted = True
+                self._nursery.cancel_scope.cancel()
+                return
+
+    async def _node_task(
+        self, node_id: str, targets: dict[str, TargetResult],
+        previous: Mapping[str, Mapping[str, str | None]],
+    ) -> None:
+        state = self._state
+        try:
+            for dep in self.plan.waits_for(node_id):
+                await state.done[dep].wait()
+            failed = [d for d in self.plan.waits_for(node_id)
+                      if state.results[d].status not in (Status.BUILT, Status.CACHED)]
+            if failed:
+                reason = f"{self._label(failed[0])} did not build"
+                state.results[node_id] = NodeResult(node_id, Status.NOT_STARTED, reason=reason)
+                self.emit(NodeFinished(node_id, Status.NOT_STARTED, trio.current_time(),
+                                       reason=reason))
+                return
+            async with self._limiter:
+                start = trio.current_time()
+                self.emit(NodeStarted(node_id, start))
+                try:
+                    image_id = await self._build(self.plan.nodes[node_id])
+                except BuildFailed as err:
+                    end = trio.current_time()
+                    state.results[node_id] = NodeResult(node_id, Status.FAILED, start, end,
+                                                        error=err)
+                    self.emit(NodeFinished(node_id, Status.FAILED, end, error=err))
+                    if state.first_failure is None:
+                        state.first_failure = node_id
+                    if not self.options.keep_going:
+                        self._nursery.cancel_scope.cancel()
+                    return
+                except trio.Cancelled:
+                    end = trio.current_time()
+                    reason = "interrupted" if state.interrupted else (
+                        f"stopped after {self._label(state.first_failure)} failed")
+                    state.results[node_id] = NodeResult(node_id, Status.CANCELLED, start, end,
+                                                        reason=reason)
+                    self.emit(NodeFinished(node_id, Status.CANCELLED, end, reason=reason))
+                    raise
+                end = trio.current_time()
+                state.results[node_id] = NodeResult(node_id, Status.BUILT, start, end,
+                                                    image_id=image_id)
+                self.emit(NodeFinished(node_id, Status.BUILT, end, image_id=image_id))
+            node = self.plan.nodes[node_id]
+            for name in node.final_for:
+                if name in self.plan.targets:
+                    result = await self._finish_target(name, image_id, previous.get(name, {}))
+                    targets[name] = result
+        finally:
+            state.done[node_id].set()
+
+    # -- BuildKit: one build per target -------------------------------------------------
+    #
+    # BuildKit builds only the stages a target needs, and merges identical steps
+    # of builds that run at the same time, reusing its cache for those that ran
+    # before in this run. So each target goes to the daemon as one build of the
+    # user's own Dockerfile, all at once: a shared stage runs once, and the
+    # Dockerfile and context are exactly what `docker build` sends. Stage status
+    # and times come from BuildKit's step names ("[build-client 2/3] RUN ...").
+
+    async def _target_task(
+        self, name: str, targets: dict[str, TargetResult],
+        previous: Mapping[str, Mapping[str, str | None]],
+    ) -> None:
+        planned = self.plan.targets[name]
+        done = self._target_done.setdefault(name, trio.Event())
+        try:
+            needed = [self.plan.targets[t] for t in self._target_needs(name)]
+            for other in needed:
+                await self._target_done.setdefault(other.name, trio.Event()).wait()
+            failed = [t.name for t in needed if t.name not in targets
+                      or targets[t.name].status is not Status.BUILT]
+            if failed:
+                self._skip_nodes(planned.nodes, f"target {failed[0]} did not build")
+                return
+            async with self._limiter:
+                image_id = await self._build_target(name)
+            if image_id is None:
+                return
+            targets[name] = await self._finish_target(name, image_id, previous.get(name, {}))
+        finally:
+            done.set()
+
+    def _target_needs(self, name: str) -> list[str]:
+        target = self.plan.targets[name].target
+        contexts = [v[len(TARGET_PREFIX):] for v in target.contexts.values()
+                    if v.startswith(TARGET_PREFIX)]
+        return list(dict.fromkeys([*target.depends_on, *contexts]))
+
+    def _skip_nodes(self, nodes: tuple[str, ...], reason: str) -> None:
+        now = trio.current_time()
+        for node_id in nodes:
+            if node_id not in self._state.results:
+                self._state.results[node_id] = NodeResult(node_id, Status.NOT_STARTED,
+                                                          reason=reason)
+                self.emit(NodeFinished(node_id, Status.NOT_STARTED, now, reason=reason))
+
+    async def _build_target(self, name: str) -> str | None:
+        planned = self.plan.targets[name]
+        final = self.plan.nodes[planned.node]
+        graph, target = final.graph, planned.target
+        refs: dict[Source, str] = {}
+        for node_id in planned.nodes:
+            for src in self.plan.nodes[node_id].stage.sources:
+                if src.kind is SourceKind.CONTEXT:
+                    refs[src] = await self._context_ref(self.plan.nodes[node_id], src.ref)
+        emitted = emit_with_refs(graph, refs)
+        stage = final.stage
+        if stage.written_name is None and stage.index != len(graph.stages) - 1:
+            raise ConfigError(
+                f"stage {stage.index} of {graph.dockerfile.name} has no name, so BuildKit "
+                "cannot build it as a target", where=f"target.{name}",
+                hint="name it (FROM ... AS name), or use --builder classic")
+        snapshot = await self._snapshot(final)
+        dockerfile_name = self._dockerfile_in_context(target, snapshot)
+        context = await self._thread(
+            lambda: snapshot.tar(extra={dockerfile_name: emitted.text.encode()}))
+        spec = BuildSpec(
+            context=context,
+            tag=stage_tag(final.id),
+            dockerfile=dockerfile_name,
+            target=stage.written_name,
+            build_args=dict(target.args),
+            labels={**target.labels, NODE_LABEL: final.id},
+            platform=target.platform,
+            network=target.network,
+            extra_hosts=_hosts(target.extra_hosts),
+            shm_size=_bytes(target.shm_size),
+            no_cache=self.options.no_cache or target.no_cache,
+            cache_from=target.cache_from,
+        )
+        tracker = _StageTracker(self, planned.nodes)
+        try:
+            output = await self._cancellable_build(planned.node, spec, tracker.feed)
+        except BuildFailed as err:
+            node_id = tracker.node_of(err.step) or planned.node
+            node = self.plan.nodes[node_id]
+            located = self._locate(node, emitted, err)
+            tracker.fail(node_id, located)
+            if self._state.first_failure is None:
+                self._state.first_failure = node_id
+            self._skip_nodes(planned.nodes, f"{node.label} failed")
+            if not self.options.keep_going:
+                self._nursery.cancel_scope.cancel()
+            return None
+        except trio.Cancelled:
+            tracker.cancel()
+            raise
+        tracker.finish(str(output.image_id))
+        return str(output.image_id)
+
+    def _dockerfile_in_context(self, target: Target, snapshot: ContextSnapshot) -> str:
+        """Where the Dockerfile goes in the tar: its own place when it is inside
+        the context (as `docker build` sends it), else a name of bakery's."""
+        if target.dockerfile_inline is None:
+            rel = os.path.relpath(target.dockerfile, snapshot.root)
+            if not rel.startswith(".."):
+                return rel.replace(os.sep, "/")
+        return DOCKERFILE_IN_TAR
+
+    # -- one node --------------------------------------------------------------------
+
+    async def _build(self, node: Node) -> str:
+        refs: dict[Source, str] = {}
+        for src in node.stage.sources:
+            if src.kind is SourceKind.STAGE:
+                assert src.stage is not None
+                refs[src] = stage_tag(node.sources[src.stage])
+            elif src.kind is SourceKind.CONTEXT:
+                refs[src] = await self._context_ref(node, src.ref)
+        emitted = emit_stage(node.graph, node.stage, refs)
+        context, dockerfile_name = await self._context_tar(node, emitted)
+        args = {k: v for k, v in node.target.args.items()
+                if k in node.stage.arg_names or k in node.graph.meta_arg_names
+                or k in PROXY_ARGS}
+        labels = {NODE_LABEL: node.id}
+        for name in node.final_for:
+            labels.update(self.plan.targets[name].target.labels if name in self.plan.targets
+                          else {})
+        spec = BuildSpec(
+            context=context,
+            tag=stage_tag(node.id),
+            dockerfile=dockerfile_name,
+            build_args=args,
+            labels=labels,
+            platform=node.platform,
+            network=node.target.network,
+            extra_hosts=_hosts(node.target.extra_hosts),
+            shm_size=_bytes(node.target.shm_size),
+            no_cache=self.options.no_cache or node.target.no_cache,
+            cache_from=node.target.cache_from,
+        )
+        try:
+            output = await self._cancellable_build(node.id, spec)
+        except BuildFailed as err:
+            raise self._locate(node, emitted, err) from None
+        return str(output.image_id)
+
+    async def _cancellable_build(
+        self, node_id: str, spec: BuildSpec,
+        on_event: Callable[[ProgressEvent], None] | None = None,
+    ) -> Any:
+        cancel = Cancellation()
+        token = trio.lowlevel.current_trio_token()
+
+        def forward(event: ProgressEvent) -> None:
+            self.emit(NodeProgress(node_id, event))
+
+        handler = on_event or forward
+
+        def progress(event: ProgressEvent) -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(handler, event)
+
+        finished = trio.Event()
+
+        def work() -> Any:
+            try:
+                return self.backend.build(spec, progress, cancel)
+            finally:
+                with contextlib.suppress(trio.RunFinishedError):
+                    token.run_sync_soon(finished.set)
+
+        try:
+            return await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except trio.Cancelled:
+            cancel.cancel()
+            # Wait, shielded, for the daemon side to stop, so nothing is left running.
+            with trio.move_on_after(30) as cleanup:
+                cleanup.shield = True
+                await finished.wait()
+            raise
+
+    def _locate(self, node: Node, emitted: EmittedDockerfile, err: BuildFailed) -> BuildFailed:
+        """Point the daemon's error at the user's Dockerfile line."""
+        line = emitted.original_line(err.line) if err.line else None
+        if line is None and err.step:
+            line = _line_for_step(node, err.step)
+        name = node.graph.dockerfile.name
+        where = f"{name}:{line}" if line else name
+        ins = instruction_at(node.stage, line) if line else None
+        step = ins.original.split("\n")[0].strip() if ins else err.step
+        return BuildFailed(err.message, step=step, line=line, exit_status=err.exit_status,
+                           log_tail=err.log_tail, where=where, hint=err.hint)
+
+    # -- contexts --------------------------------------------------------------------
+
+    async def _snapshot(self, node: Node) -> ContextSnapshot:
+        root = node.target.context
+        lock = self._snapshot_locks.setdefault(root, trio.Lock())
+        async with lock:
+            if root not in self._snapshots:
+                dockerfile = node.target.dockerfile if node.target.dockerfile_inline is None \
+                    else None
+                self._snapshots[root] = await self._thread(
+                    lambda: ContextSnapshot.read(Path(root), dockerfile=dockerfile))
+        return self._snapshots[root]
+
+    async def _context_tar(self, node: Node, emitted: EmittedDockerfile) -> tuple[bytes, str]:
+        """The tar for one node on the classic builder, and its Dockerfile's name."""
+        text = emitted.text.encode()
+        if not (emitted.uses_context or self._base_has_onbuild(node)):
+            return _tar({DOCKERFILE_IN_TAR: text}), DOCKERFILE_IN_TAR
+        snapshot = await self._snapshot(node)
+        name, ignore = _hidden_dockerfile(snapshot)
+        extra = {name: text, ".dockerignore": ignore}
+        return await self._thread(lambda: snapshot.tar(extra=extra)), name
+
+    def _base_has_onbuild(self, node: Node) -> bool:
+        base = node.stage.base
+        if base.kind is SourceKind.STAGE:
+            parent = self.plan.nodes[node.sources[base.stage or 0]]
+            return any(i.keyword == "onbuild" for i in parent.stage.instructions)
+        # An external image may carry ONBUILD triggers that read the context.
+        return base.kind is SourceKind.IMAGE
+
+    async def _context_ref(self, node: Node, name: str) -> str:
+        value = node.target.contexts[name]
+        if value.startswith(TARGET_PREFIX):
+            other = self.plan.targets[value[len(TARGET_PREFIX):]]
+            return stage_tag(other.node)
+        if value.startswith(DOCKER_IMAGE_PREFIX):
+            return value[len(DOCKER_IMAGE_PREFIX):]
+        return await self._context_image(value)
+
+    async def _context_image(self, path: str) -> str:
+        """A folder used as a named context becomes an image of its files."""
+        if path not in self._context_images:
+            snapshot = await self._thread(lambda: ContextSnapshot.read(Path(path)))
+            dockerfile = "FROM scratch\nCOPY . /\n"
+            tar = await self._thread(
+                lambda: snapshot.tar(extra={DOCKERFILE_IN_TAR: dockerfile.encode()}))
+            tag = f"{STAGE_REPO}:context-{abs(hash(path)) % 10**12:012d}"
+            spec = BuildSpec(context=tar, tag=tag, dockerfile=DOCKERFILE_IN_TAR,
+                             labels={NODE_LABEL: "context"})
+            await self._cancellable_build("context", spec)
+            self._context_images[path] = tag
+        return self._context_images[path]
+
+    # -- targets and tags ------------------------------------------------------------
+
+    def _previous_tags(self) -> dict[str, dict[str, str | None]]:
+        out: dict[str, dict[str, str | None]] = {}
+        for name, planned in self.plan.targets.items():
+            out[name] = {tag: self._image_id(tag) for tag in planned.target.tags}
+        return out
+
+    def _image_id(self, ref: str) -> str | None:
+        try:
+            return str(self.client.inspect_image(ref)["Id"])
+        except docker.errors.ImageNotFound:
+            return None
+
+    async def _finish_target(
+        self, name: str, image_id: str, previous: Mapping[str, str | None],
+    ) -> TargetResult:
+        tags = self.plan.targets[name].target.tags
+        await self._thread(lambda: self._tag(image_id, tags))
+        result = TargetResult(name, Status.BUILT, image_id=image_id, tags=tags,
+                              previous=dict(previous))
+        self.emit(TargetFinished(name, Status.BUILT, image_id=image_id, tags=tags))
+        return result
+
+    def _tag(self, image_id: str, tags: tuple[str, ...]) -> None:
+        for ref in tags:
+            repo, tag = _split_tag(ref)
+            self.client.tag(image_id, repo, tag, force=True)
+
+    def _target_result(self, name: str, previous: Mapping[str, str | None]) -> TargetResult:
+        planned = self.plan.targets[name]
+        results = self._state.results
+        failed = [n for n in planned.nodes if results[n].status is Status.FAILED]
+        if failed:
+            return TargetResult(name, Status.FAILED, previous=dict(previous),
+                                reason=f"{self._label(failed[0])} failed")
+        final = results[planned.node]
+        return TargetResult(name, Status.NOT_STARTED, previous=dict(previous),
+                            reason=final.reason or "not started")
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _label(self, node_id: str | None) -> str:
+        if node_id is None or node_id not in self.plan.nodes:
+            return "a build"
+        return self.plan.nodes[node_id].label
+
+    async def _thread(self, fn: Callable[[], T]) -> T:
+        return await trio.to_thread.run_sync(fn, limiter=self._io_limiter)
+
+    @property
+    def _io_limiter(self) -> trio.CapacityLimiter:
+        if not hasattr(self, "_io"):
+            self._io = trio.CapacityLimiter(8)
+        return self._io
+
+
+def _hidden_dockerfile(snapshot: ContextSnapshot) -> tuple[str, bytes]:
+    """A name for bakery's Dockerfile in the tar, and the .dockerignore to send,
+    such that the classic builder removes both from the context it builds with
+    (it removes the Dockerfile and .dockerignore when .dockerignore matches them),
+    so that ``COPY . .`` sees exactly the user's files.
+
+    The context is already filtered by the user's rules. When the user's own
+    .dockerignore is part of what the build sees, it must go unchanged: then the
+    Dockerfile takes the name of a file the user's rules exclude (so it matches
+    them, and no real file has it). Only when no such name exists does the
+    .dockerignore get one line more."""
+    hide = f"{DOCKERFILE_IN_TAR}\n".encode()
+    if ".dockerignore" not in snapshot.files:
+        return DOCKERFILE_IN_TAR, b".dockerignore\n" + hide
+    current = (snapshot.root / ".dockerignore").read_bytes()
+    taken = set(snapshot.files)
+    for pattern in snapshot.rules.patterns:
+        name = pattern.text
+        if (pattern.exclusion or pattern.kind.value != "exact" or not name or "/" in name
+                or name in taken or any(p.startswith(name + "/") for p in taken)
+                or not snapshot.rules.excluded(name)):
+            continue
+        return name, current
+    return DOCKERFILE_IN_TAR, current.rstrip(b"\n") + b"\n" + hide
+
+
+def _tar(files: Mapping[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _split_tag(ref: str) -> tuple[str, str]:
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag:
+        return ref, "latest"
+    return name, tag
+
+
+def _hosts(entries: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for entry in entries:
+        host, _, ip = entry.partition(":")
+        if not ip:
+            host, _, ip = entry.partition("=")
+        out[host] = ip
+    return out
+
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _bytes(size: str | None) -> int | None:
+    if size is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", size.lower())
+    if not match:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _line_for_step(node: Node, step: str) -> int | None:
+    """The line of the instruction a builder's step name shows (``[2/3] RUN make``)."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", step).strip()
+    text = re.sub(r"^Step \d+/\d+ : ", "", text)
+    keyword, _, rest = text.partition(" ")
+    rest = " ".join(rest.split())
+    candidates = [i for i in node.stage.instructions if i.keyword == keyword.lower()]
+    for ins in candidates:
+        body = " ".join(ins.original.split())
+        if rest and rest in body:
+            return ins.start_line
+    return candidates[0].start_line if len(candidates) == 1 else None
+
+
+_STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) )?\d+/\d+\]")
+
+
+class _StageTracker:
+    """Turns the steps of one BuildKit build into stage (node) events."""
+
+    def __init__(self, runner: Runner, nodes: tuple[str, ...]) -> None:
+        self.runner = runner
+        self.nodes = nodes
+        self.by_stage: dict[str, str] = {}
+        for node_id in nodes:
+            stage = runner.plan.nodes[node_id].stage
+            self.by_stage[f"stage-{stage.index}"] = node_id
+            if stage.name:
+                self.by_stage[stage.name] = node_id
+        self.single = nodes[-1] if len(nodes) == 1 else None
+        self.steps: dict[str, dict[str, bool]] = {}  # node -> step name -> cached
+        self.current = nodes[-1]
+
+    def node_of(self, step: str | None) -> str | None:
+        if not step:
+            return None
+        match = _STEP.match(step)
+        if not match:
+            return None
+        stage = match.group("stage")
+        if stage is None:
+            # A one-stage build names its steps "[2/3] ...".
+            return self.single or self.nodes[-1]
+        return self.by_stage.get(stage.lower())
+
+    def _mine(self, node_id: str) -> bool:
+        return node_id not in self.runner._state.results
+
+    def feed(self, event: ProgressEvent) -> None:
+        step = event.name if isinstance(event, StepEvent) else event.step
+        node_id = self.node_of(step) or None
+        if node_id is None or not self._mine(node_id):
+            return
+        now = trio.current_time()
+        if node_id not in self.steps:
+            self.steps[node_id] = {}
+            self.runner._started[node_id] = now
+            self.runner.emit(NodeStarted(node_id, now))
+        if isinstance(event, StepEvent) and step and (event.completed or event.cached):
+            self.steps[node_id][step] = event.cached
+        self.runner.emit(NodeProgress(node_id, event))
+
+    def finish(self, image_id: str) -> None:
+        now = trio.current_time()
+        state = self.runner._state
+        for node_id in self.nodes:
+            if node_id in state.results:
+                continue
+            steps = self.steps.get(node_id, {})
+            status = Status.CACHED if steps and all(steps.values()) else Status.BUILT
+            if not steps:
+                # No step of its own ran here: another build ran it, or it has none.
+                status = Status.CACHED
+            start = self.runner._started.get(node_id, now)
+            state.results[node_id] = NodeResult(node_id, status, start, now,
+                                                image_id=image_id if node_id == self.nodes[-1]
+                                                else None)
+            self.runner.emit(NodeFinished(node_id, status, now, image_id=None))
+
+    def fail(self, node_id: str, error: BuildFailed) -> None:
+        now = trio.current_time()
+        state = self.runner._state
+        start = self.runner._started.get(node_id, now)
+        state.results[node_id] = NodeResult(node_id, Status.FAILED, start, now, error=error)
+        self.runner.emit(NodeFinished(node_id, Status.FAILED, now, error=error))
+
+    def cancel(self) -> None:
+        now = trio.current_time()
+        state = self.runner._state
+        reason = "interrupted" if state.interrupted else (
+            f"stopped after {self.runner._label(state.first_failure)} failed")
+        for node_id in self.steps:
+            if node_id not in state.results:
+                start = self.runner._started.get(node_id, now)
+                state.results[node_id] = NodeResult(node_id, Status.CANCELLED, start, now,
+                                                    reason=reason)
+                self.runner.emit(NodeFinished(node_id, Status.CANCELLED, now, reason=reason))

@@ -1,0 +1,89 @@
+"""Shared fixtures: the Docker daemon, the busybox base image, cleanup.
+
+Tests marked ``docker`` talk to a real daemon. They run by default; without a
+daemon they are skipped, except under ``CI=true``, where a missing daemon is a
+failure: tests against the real daemon are the proof that bakery works.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUSYBOX_TAG = "bakery-busybox:latest"
+
+
+def _daemon_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.close()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    """A docker SDK client for the daemon the environment names."""
+    if not _daemon_answers():
+        message = "no Docker daemon answers (run scripts/ensure-engine)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    import docker
+
+    client = docker.from_env(timeout=300)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: object) -> str:
+    """The tag of a ~2 MB shell image made FROM scratch with static busybox."""
+    subprocess.run([str(ROOT / "scripts" / "busybox-image"), BUSYBOX_TAG], check=True,
+                   capture_output=True)
+    return BUSYBOX_TAG
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short name no other test or user uses, for tags and repositories."""
+    return f"bakery-test-{uuid.uuid4().hex[:10]}"
+
+
+# The conformance suites, by test function: how many cases of each kind ran.
+_CONFORMANCE = {
+    "test_dockerfile_conformance.py::test_dump_matches_reference": "parser/testfiles",
+    "test_dockerfile_conformance.py::test_rejected_like_reference": "parser/testfiles-negative",
+    "test_shell_conformance.py::test_env_var": "shell/envVarTest (A and U)",
+    "test_shell_conformance.py::test_words": "shell/wordsTest",
+    "test_real_world.py::test_every_stage_plans":
+        "real-world Dockerfiles (files, every stage as a target)",
+}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts: dict[str, list[int]] = {}
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call":
+                continue
+            for key, kind in _CONFORMANCE.items():
+                if key in report.nodeid:
+                    entry = counts.setdefault(kind, [0, 0])
+                    entry[0 if outcome == "passed" else 1] += 1
+    if counts:
+        terminalreporter.section("BuildKit conformance")
+        for kind in _CONFORMANCE.values():
+            if kind in counts:
+                ok, bad = counts[kind]
+                terminalreporter.write_line(f"{kind}: {ok} cases passed, {bad} cases failed")

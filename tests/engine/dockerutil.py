@@ -1,0 +1,156 @@
+"""Helpers for tests against the real daemon: run bakery, build with plain
+Docker as the oracle, read an image's files and config, and clean up."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.utils.build
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bakery(cwd: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    """Run the bakery CLI as a user does, in ``cwd``."""
+    return subprocess.run([sys.executable, "-m", "bakery", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=timeout,
+                          env={**os.environ, "NO_COLOR": "1", **(env or {})}, check=False)
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def context_tar(root: Path) -> bytes:
+    """The folder as the docker CLI sends it: .dockerignore applied (by the docker
+    SDK's own matcher, independent of bakery's), as a GNU tar (BuildKit misreads PAX)."""
+    ignore = root / ".dockerignore"
+    patterns = [p for p in ignore.read_text().splitlines() if p.strip()] if ignore.exists() else []
+    included = sorted(docker.utils.build.exclude_paths(str(root), patterns, "Dockerfile"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in included:
+            tar.add(root / name, arcname=name, recursive=False)
+    return buf.getvalue()
+
+
+def oracle_build(client: docker.DockerClient, root: Path, target: str | None, tag: str,
+                 *, buildkit: bool, build_args: Mapping[str, str] | None = None) -> str:
+    """``docker build --target`` of the unmodified Dockerfile on the same daemon:
+    the docker CLI's legacy builder, or the daemon's BuildKit. Returns the image ID."""
+    if not buildkit:
+        cmd = ["docker", "build", "-q", "-t", tag]
+        if target:
+            cmd += ["--target", target]
+        for key, value in (build_args or {}).items():
+            cmd += ["--build-arg", f"{key}={value}"]
+        subprocess.run([*cmd, str(root)], check=True, capture_output=True, text=True,
+                       env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        return str(client.images.get(tag).id)
+    api = client.api
+    params: dict[str, Any] = {"t": tag, "rm": "1", "forcerm": "1", "version": "2"}
+    if target:
+        params["target"] = target
+    if build_args:
+        params["buildargs"] = json.dumps(dict(build_args))
+    url = api._url("/build") + "?" + urllib.parse.urlencode(params)
+    resp = api._post(url, data=context_tar(root), headers={"Content-Type": "application/x-tar"},
+                     stream=True, timeout=600)
+    resp.raise_for_status()
+    log = []
+    with resp:
+        for raw in resp.iter_lines():
+            if not raw:
+                continue
+            msg = json.loads(raw)
+            if "error" in msg:
+                raise RuntimeError(f"oracle build failed: {msg['error']}\n" + "".join(log))
+            log.append(str(msg.get("stream", "")))
+    return str(client.images.get(tag).id)
+
+
+def image_files(client: docker.DockerClient, image: str) -> dict[str, tuple[Any, ...]]:
+    """Every path of the image's filesystem: type, mode, owner, and content digest."""
+    container = client.containers.create(image, command=["/nonexistent"])
+    try:
+        data = b"".join(container.export())
+    finally:
+        container.remove(force=True)
+    out: dict[str, tuple[Any, ...]] = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar:
+            name = member.name.rstrip("/")
+            if name.split("/")[0] in ("dev", "proc", "sys", ".dockerenv") or name in (
+                    "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc", "."):
+                continue
+            digest = ""
+            if member.isfile():
+                f = tar.extractfile(member)
+                digest = hashlib.sha256(f.read() if f else b"").hexdigest()
+            out[name] = (member.type, member.mode, member.uid, member.gid,
+                         member.linkname, digest)
+    return out
+
+
+CONFIG_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
+               "Volumes", "OnBuild", "StopSignal", "Healthcheck", "Shell")
+
+
+def image_config(client: docker.DockerClient, image: str) -> dict[str, Any]:
+    config = client.api.inspect_image(image)["Config"]
+    out = {k: config.get(k) or None for k in CONFIG_KEYS}
+    labels = {k: v for k, v in (out["Labels"] or {}).items() if not k.startswith("dev.bakery.")}
+    out["Labels"] = labels or None
+    return out
+
+
+def containers(client: docker.DockerClient) -> set[str]:
+    return {c.id for c in client.containers.list(all=True)}
+
+
+def remove_images(client: docker.DockerClient, *refs: str) -> None:
+    for ref in refs:
+        try:
+            client.images.remove(ref, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            pass
+
+
+@contextmanager
+def cleanup_images(client: docker.DockerClient, prefix: str) -> Iterator[None]:
+    """Remove, afterwards, the tags starting with ``prefix`` and every image that
+    appeared meanwhile (bakery's stage images among them), and nothing else."""
+    before = {i.id for i in client.images.list(all=True)}
+    try:
+        yield
+    finally:
+        for image in client.images.list(all=True):
+            if image.id in before:
+                for tag in image.tags:
+                    if tag.startswith(prefix):
+                        remove_images(client, tag)
+        # Newest first, so children go before the parents they hold.
+        new = [i for i in client.images.list(all=True) if i.id not in before]
+        for image in sorted(new, key=lambda i: i.attrs.get("Created", ""), reverse=True):
+            for tag in image.tags:
+                remove_images(client, tag)
+            remove_images(client, image.id)

@@ -1,0 +1,280 @@
+"""`bakery build` against the real daemon, on both builders.
+
+The oracle is plain Docker on the same daemon: where bakery claims to build
+the same image as ``docker build --target X``, the files and the config of the
+two images are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.engine.dockerutil import (
+    bakery,
+    cleanup_images,
+    containers,
+    image_config,
+    image_files,
+    oracle_build,
+    write_tree,
+)
+
+pytestmark = pytest.mark.docker
+BUILDERS = ["classic", "buildkit"]
+
+
+@pytest.fixture
+def client(docker_client: docker.DockerClient, busybox_image: str) -> docker.DockerClient:
+    return docker_client
+
+
+@pytest.fixture
+def prefix(client: docker.DockerClient) -> Iterator[str]:
+    """A unique tag prefix; every image made during the test is removed after it."""
+    name = f"bakery-test-{uuid.uuid4().hex[:8]}"
+    with cleanup_images(client, name):
+        yield name
+
+
+SHARED = """\
+FROM bakery-busybox:latest AS base
+RUN echo {nonce} > /nonce && head -c 16 /dev/urandom | od -An -tx1 > /random
+
+FROM bakery-busybox:latest AS broken
+RUN exit 3
+
+FROM base AS build-client
+RUN cp /random /client-random
+
+FROM base AS build-server
+RUN cp /random /server-random
+
+FROM bakery-busybox:latest AS client
+COPY --from=build-client /client-random /random
+
+FROM bakery-busybox:latest AS server
+COPY --from=build-server /server-random /random
+"""
+
+SHARED_TOML = """\
+[target.client]
+target = "client"
+tags = ["{prefix}-client:latest"]
+
+[target.server]
+target = "server"
+tags = ["{prefix}-server:latest"]
+"""
+
+
+def read_file(client: docker.DockerClient, image: str, path: str) -> bytes:
+    return bytes(client.containers.run(image, ["cat", path], remove=True))
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_shared_stage_runs_once_and_unused_stages_never(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    write_tree(tmp_path, {"Dockerfile": SHARED.format(nonce=uuid.uuid4().hex),
+                          "bake.toml": SHARED_TOML.format(prefix=prefix)})
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                 "client", "server")
+    assert run.returncode == 0, run.stdout + run.stderr
+    a = read_file(client, f"{prefix}-client:latest", "/random")
+    b = read_file(client, f"{prefix}-server:latest", "/random")
+    assert len(a.split()) == 16
+    assert a == b, "client and server must start from the same base"
+    # The failing stage no target needs was never run.
+    assert "exit 3" not in run.stderr
+
+
+def test_plain_classic_builds_side_by_side_ship_different_bases(
+    client: docker.DockerClient, prefix: str, tmp_path: Path,
+) -> None:
+    """The bug bakery removes, shown on the same daemon with the same Dockerfile."""
+    write_tree(tmp_path, {"Dockerfile": SHARED.format(nonce=uuid.uuid4().hex).replace(
+        "FROM bakery-busybox:latest AS broken\nRUN exit 3\n", "")})
+    procs = [
+        subprocess.Popen(["docker", "build", "-q", "--target", t, "-t", f"{prefix}-{t}", "."],
+                         cwd=tmp_path, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for t in ("client", "server")
+    ]
+    for p in procs:
+        assert p.wait(timeout=300) == 0
+    assert read_file(client, f"{prefix}-client", "/random") != \
+        read_file(client, f"{prefix}-server", "/random")
+
+
+SAME_AS_DOCKER = {
+    "args-index-case-config": (
+        {
+            "Dockerfile": """\
+ARG BASE=bakery-busybox:latest
+FROM ${BASE} AS Builder
+ARG GREETING=hello
+WORKDIR /work
+ENV APP_ENV=prod PATH=/work/bin:/usr/bin:/bin
+COPY app.txt .
+RUN echo "$GREETING" > out.txt && chmod 640 out.txt && chown 1:2 out.txt && mkdir bin
+USER 1000
+LABEL org.example.name=app org.example.tier=web
+STOPSIGNAL SIGTERM
+
+FROM builder AS Final
+EXPOSE 8080/tcp
+VOLUME /data
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /work/out.txt"]
+
+FROM bakery-busybox:latest AS copier
+COPY --from=0 /work/out.txt /out.txt
+COPY --from=final --chown=5:6 /work/app.txt /app.txt
+""",
+            "app.txt": "app\n",
+        },
+        ["final", "copier"],
+    ),
+    "onbuild": (
+        {
+            "Dockerfile": """\
+FROM bakery-busybox:latest AS trigger
+ONBUILD COPY app.txt /onbuild.txt
+ONBUILD RUN echo triggered > /triggered
+WORKDIR /srv
+
+FROM trigger AS child
+RUN ls / > /listing
+""",
+            "app.txt": "from the context\n",
+        },
+        ["child"],
+    ),
+    "dockerignore": (
+        {
+            "Dockerfile": "FROM bakery-busybox:latest\nCOPY . /ctx\nRUN find /ctx | sort\n",
+            ".dockerignore": "secret.txt\n*.log\n!keep.log\nbuild/\n",
+            "secret.txt": "no\n",
+            "a.log": "no\n",
+            "keep.log": "yes\n",
+            "build/out": "no\n",
+            "src/main.txt": "yes\n",
+        },
+        [None],
+    ),
+}
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("case", list(SAME_AS_DOCKER))
+def test_same_image_as_docker_build_target(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, case: str,
+) -> None:
+    files, stages = SAME_AS_DOCKER[case]
+    write_tree(tmp_path, files)
+    toml = "".join(
+        f'[target.t{i}]\n{"" if s is None else f"target = {s!r}"}\ntags = ["{prefix}-t{i}"]\n'
+        for i, s in enumerate(stages)
+    ).replace("'", '"')
+    (tmp_path / "bake.toml").write_text(toml)
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
+    assert run.returncode == 0, run.stdout + run.stderr
+    for i, stage in enumerate(stages):
+        ours = f"{prefix}-t{i}"
+        theirs = oracle_build(client, tmp_path, stage, f"{prefix}-oracle{i}",
+                              buildkit=builder == "buildkit")
+        assert image_files(client, ours) == image_files(client, theirs)
+        assert image_config(client, ours) == image_config(client, theirs)
+        labels = client.api.inspect_image(ours)["Config"]["Labels"] or {}
+        assert set(labels) - set(image_config(client, theirs)["Labels"] or {}) <= \
+            {"dev.bakery.node"}
+
+
+FAILING = """\
+FROM bakery-busybox:latest AS ok
+RUN echo fine > /ok
+
+FROM bakery-busybox:latest AS bad
+RUN echo {nonce} && echo line-one && echo line-two && exit 3
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_failure_keeps_old_tag_and_leaves_no_container(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    write_tree(tmp_path, {
+        "Dockerfile": FAILING.format(nonce=uuid.uuid4().hex),
+        "bake.toml": (f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
+                      f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'),
+    })
+    old = client.images.get("bakery-busybox:latest")
+    old.tag(f"{prefix}-bad", "latest")
+    before = containers(client)
+
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", "bad")
+    assert run.returncode == 1, run.stdout + run.stderr
+    text = run.stdout + run.stderr
+    assert "bad" in text
+    assert "Dockerfile:5" in text
+    assert "exit code 3" in text
+    assert "line-two" in text
+    assert "Traceback" not in text
+    # The message comes again at the very end, after the report.
+    assert "exit code 3" in run.stdout.strip().splitlines()[-1] or \
+        "line-two" in "\n".join(run.stdout.strip().splitlines()[-6:])
+    assert client.images.get(f"{prefix}-bad").id == old.id
+    assert containers(client) - before == set()
+
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                 "--keep-going", "bad", "ok")
+    assert run.returncode == 1
+    assert read_file(client, f"{prefix}-ok", "/ok") == b"fine\n"
+    assert client.images.get(f"{prefix}-bad").id == old.id
+    assert containers(client) - before == set()
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_sigint_stops_the_daemon_build(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    write_tree(tmp_path, {
+        "Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {uuid.uuid4().hex} && "
+                      "echo sleeping && sleep 120\n",
+        "bake.toml": f'[target.slow]\ntags = ["{prefix}-slow"]\n',
+    })
+    before = containers(client)
+    with subprocess.Popen([sys.executable, "-m", "bakery", "build", "--builder", builder,
+                           "--progress", "plain"], cwd=tmp_path, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "sleeping" in line or time.monotonic() > deadline:
+                break
+        assert any("sleeping" in s for s in seen), "".join(seen)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        code = proc.returncode
+        took = time.monotonic() - sent
+    assert "Traceback" not in err, err
+    assert "interrupted" in out + err
+    assert code == 130
+    assert took < 5, f"took {took:.1f}s to stop"
+    assert containers(client) - before == set()
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(f"{prefix}-slow")

@@ -1,0 +1,155 @@
+"""The CLI without a daemon: errors, exit codes, help, list, print, plan."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bakery.cli import build_parser, main
+
+SEED = """\
+FROM golang:1.21-alpine AS base
+WORKDIR /src
+RUN go mod download
+
+FROM base AS build-client
+RUN go build ./cmd/client
+
+FROM base AS build-server
+RUN go build ./cmd/server
+
+FROM scratch AS client
+COPY --from=build-client /bin/client /bin/
+
+FROM scratch AS server
+COPY --from=build-server /bin/server /bin/
+
+FROM base AS lint
+RUN exit 3
+"""
+
+TOML = """\
+[variables]
+VERSION = "dev"
+
+[group.default]
+targets = ["client", "server"]
+
+[target.client]
+target = "client"
+tags = ["buildme-client:${VERSION}"]
+description = "command-line client"
+
+[target.server]
+inherits = ["client"]
+target = "server"
+tags = ["buildme-server:${VERSION}"]
+description = "the server"
+"""
+
+
+def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "Dockerfile").write_text(SEED)
+    (tmp_path / "bake.toml").write_text(TOML)
+    monkeypatch.chdir(tmp_path)  # the CLI reads bake.toml from the working folder
+    monkeypatch.delenv("VERSION", raising=False)
+    return tmp_path
+
+
+def test_plan_shares_base_and_leaves_out_unused(project: Path) -> None:
+    code, out, err = run(project, "plan", "client", "server")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert sum(1 for line in lines if line.strip().startswith("base ")) == 1
+    assert "shared by client, server" in next(li for li in lines if li.strip().startswith("base"))
+    assert sum(1 for line in lines if line.strip().startswith("build-client")) == 1
+    assert sum(1 for line in lines if line.strip().startswith("build-server")) == 1
+    assert "lint" not in out
+    assert "external images: golang:1.21-alpine" in out
+
+
+def test_plan_json(project: Path) -> None:
+    code, out, _ = run(project, "plan", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    stages = sorted(n["stage"] for n in doc["nodes"])
+    assert stages == ["base", "build-client", "build-server", "client", "server"]
+    shared = [n for n in doc["nodes"] if n["shared"]]
+    assert [(n["stage"], n["targets"]) for n in shared] == [("base", ["client", "server"])]
+    assert len(doc["waves"]) == 3
+
+
+def test_print_expands_and_inherits(project: Path) -> None:
+    code, out, _ = run(project, "print", "--var", "VERSION=1.2.3")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["target"]["server"]["tags"] == ["buildme-server:1.2.3"]
+    assert doc["target"]["server"]["description"] == "the server"
+    assert doc["target"]["server"]["target"] == "server"
+
+
+def test_list(project: Path) -> None:
+    code, out, _ = run(project, "list")
+    assert code == 0
+    assert "  client   command-line client\n" in out
+    assert "default" in out
+
+
+ERRORS = {
+    "unknown-target": (["plan", "clinet"], ('unknown target or group "clinet"; '
+                       'did you mean "client"?')),
+    "unknown-stage": (["plan", "--set", "client.target=clinet"],
+                      'stage "clinet" is not in Dockerfile; did you mean "client"?'),
+    "bad-var": (["print", "--var", "VERSION"], "VERSION"),
+    "bad-flag": (["build", "--jobs", "0"], "must be at least 1"),
+    "unknown-command": (["bild"], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), list(ERRORS.values()), ids=list(ERRORS))
+def test_errors_exit_2_with_one_message_and_no_traceback(
+    project: Path, args: list[str], message: str,
+) -> None:
+    code, _out, err = run(project, *args)
+    assert code == 2
+    assert message in err
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    assert "hint: " in err
+
+
+def test_missing_bake_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(tmp_path, "list")
+    assert code == 2
+    assert "no bake.toml in this folder" in err
+
+
+def test_broken_dockerfile_names_file_and_line(project: Path) -> None:
+    (project / "Dockerfile").write_text("FROM alpine AS base\nRUNN echo\n")
+    (project / "bake.toml").write_text("[target.app]\n")
+    code, _, err = run(project, "plan")
+    assert code == 2
+    assert "Dockerfile:2" in err
+    assert 'did you mean "RUN"?' in err or "did you mean" in err
+
+
+@pytest.mark.parametrize("command", ["build", "plan", "print", "list"])
+def test_every_command_has_complete_help(command: str) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    text = sub.choices[command].format_help()  # type: ignore[union-attr]
+    assert "usage: bakery " + command in text
+    for action in sub.choices[command]._actions:  # type: ignore[union-attr]
+        if action.help is None:
+            pytest.fail(f"{command}: option {action.option_strings or action.dest} has no help")
