@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="targets or groups (default: `default` if defined, else `all`)")
     _common(p)
 
+    p = sub.add_parser("prune", help="remove bakery's intermediate stage images",
+                       description="Remove the intermediate stage images bakery made (every "
+                                   "tag under bakery-stage, and untagged images labelled "
+                                   "dev.bakery.role=stage), and nothing else. Targets' images "
+                                   "and their tags are kept.")
+
     p = sub.add_parser("list", help="targets and groups with their descriptions",
                        description="List every target and group of the bake files.")
     _common(p)
@@ -224,4 +230,18 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-_COMMANDS = {"build": _cmd_build, "list": _cmd_list, "print": _cmd_print, "plan": _cmd_plan}
+def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    from bakery.engine.daemon import connect
+    from bakery.engine.prune import prune
+    from bakery.report.summary import human_size
+
+    result = prune(connect())
+    for ref, why in result.kept:
+        out.write(f"kept {ref}: {why}\n")
+    out.write(f"removed {len(result.removed)} stage images"
+              f" ({human_size(result.reclaimed)}), untagged {len(result.untagged)}\n")
+    return EXIT_OK
+
+
+_COMMANDS = {"build": _cmd_build, "plan": _cmd_plan, "print": _cmd_print, "list": _cmd_list,
+             "prune": _cmd_prune}

@@ -144,7 +144,7 @@ def test_broken_dockerfile_names_file_and_line(project: Path) -> None:
     assert 'did you mean "RUN"?' in err or "did you mean" in err
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "print", "list"])
+@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune"])
 def test_every_command_has_complete_help(command: str) -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

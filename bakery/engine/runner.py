@@ -51,8 +51,12 @@ from bakery.engine.events import (
     TargetResult,
 )
 
-STAGE_REPO = "bakery-stage"
-NODE_LABEL = "dev.bakery.node"
+# One repository holds every intermediate image; BAKERY_STAGE_REPO names another,
+# to keep two bakery setups sharing one daemon apart.
+STAGE_REPO = os.environ.get("BAKERY_STAGE_REPO", "bakery-stage")
+REPO_LABEL = "dev.bakery.repo"  # on stage images: the repository above
+NODE_LABEL = "dev.bakery.node"  # the plan node an image was built for
+ROLE_LABEL = "dev.bakery.role"  # "stage": an intermediate image; "image": a target's image
 DOCKERFILE_IN_TAR = ".bakery.Dockerfile"
 DOCKER_IMAGE_PREFIX = "docker-image://"
 T = TypeVar("T")
@@ -273,7 +277,7 @@ class Runner:
             dockerfile=dockerfile_name,
             target=stage.written_name,
             build_args=dict(target.args),
-            labels={**target.labels, NODE_LABEL: final.id},
+            labels={**target.labels, NODE_LABEL: final.id, ROLE_LABEL: "image"},
             platform=target.platform,
             network=target.network,
             extra_hosts=_hosts(target.extra_hosts),
@@ -325,7 +329,9 @@ class Runner:
         args = {k: v for k, v in node.target.args.items()
                 if k in node.stage.arg_names or k in node.graph.meta_arg_names
                 or k in PROXY_ARGS}
-        labels = {NODE_LABEL: node.id}
+        # Children inherit labels: each build sets its own role again.
+        labels = {NODE_LABEL: node.id, ROLE_LABEL: "image" if node.final_for else "stage",
+                  REPO_LABEL: STAGE_REPO}
         for name in node.final_for:
             labels.update(self.plan.targets[name].target.labels if name in self.plan.targets
                           else {})
@@ -444,7 +450,8 @@ class Runner:
                 lambda: snapshot.tar(extra={DOCKERFILE_IN_TAR: dockerfile.encode()}))
             tag = f"{STAGE_REPO}:context-{abs(hash(path)) % 10**12:012d}"
             spec = BuildSpec(context=tar, tag=tag, dockerfile=DOCKERFILE_IN_TAR,
-                             labels={NODE_LABEL: "context"})
+                             labels={NODE_LABEL: "context", ROLE_LABEL: "stage",
+                                     REPO_LABEL: STAGE_REPO})
             await self._cancellable_build("context", spec)
             self._context_images[path] = tag
         return self._context_images[path]

@@ -197,7 +197,7 @@ def test_same_image_as_docker_build_target(
         assert image_config(client, ours) == image_config(client, theirs)
         labels = client.api.inspect_image(ours)["Config"]["Labels"] or {}
         assert set(labels) - set(image_config(client, theirs)["Labels"] or {}) <= \
-            {"dev.bakery.node"}
+            {"dev.bakery.node", "dev.bakery.role", "dev.bakery.repo"}
 
 
 FAILING = """\
@@ -278,3 +278,78 @@ def test_sigint_stops_the_daemon_build(
     assert containers(client) - before == set()
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(f"{prefix}-slow")
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_target_context_and_depends_on(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    nonce = uuid.uuid4().hex
+    write_tree(tmp_path, {
+        "base.Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {nonce} > /base-marker\n",
+        "Dockerfile": ("FROM baseapp\nRUN cp /base-marker /app-marker\n"
+                       "FROM bakery-busybox:latest AS copy\nCOPY --from=baseapp /base-marker /m\n"),
+        "tool.Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {nonce}-tool > /tool\n",
+        "bake.toml": f"""\
+[target.base]
+dockerfile = "base.Dockerfile"
+tags = ["{prefix}-base"]
+[target.tool]
+dockerfile = "tool.Dockerfile"
+tags = ["{prefix}-tool"]
+[target.app]
+target = "0"
+contexts = {{ baseapp = "target:base" }}
+depends-on = ["tool"]
+tags = ["{prefix}-app"]
+[target.copy]
+target = "copy"
+contexts = {{ baseapp = "target:base" }}
+tags = ["{prefix}-copy"]
+""",
+    })
+    if builder == "buildkit":
+        # BuildKit builds a target by stage name; the app stage has none.
+        text = (tmp_path / "bake.toml").read_text().replace('target = "0"\n', "")
+        (tmp_path / "Dockerfile").write_text(
+            "FROM bakery-busybox:latest AS copy\nCOPY --from=baseapp /base-marker /m\n"
+            "FROM baseapp\nRUN cp /base-marker /app-marker\n")
+        (tmp_path / "bake.toml").write_text(text)
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", "app", "copy")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert read_file(client, f"{prefix}-app", "/app-marker") == f"{nonce}\n".encode()
+    assert read_file(client, f"{prefix}-copy", "/m") == f"{nonce}\n".encode()
+    # depends-on: tool was built (though not named) and finished before app started.
+    lines = run.stderr.splitlines()
+    tagged = next(i for i, li in enumerate(lines) if li.startswith("[tool] tagged"))
+    app_started = [i for i, li in enumerate(lines) if li.startswith("[app/")]
+    assert app_started
+    assert min(app_started) > tagged
+
+
+def test_prune_removes_stage_images_and_nothing_else(
+    client: docker.DockerClient, prefix: str, tmp_path: Path,
+) -> None:
+    repo = f"{prefix}-stages"
+    env = {"BAKERY_STAGE_REPO": repo}
+    write_tree(tmp_path, {"Dockerfile": SHARED.format(nonce=uuid.uuid4().hex),
+                          "bake.toml": SHARED_TOML.format(prefix=prefix)})
+    run = bakery(tmp_path, "build", "--builder", "classic", "client", "server", env=env)
+    assert run.returncode == 0, run.stderr
+    assert len(client.images.list(name=repo)) == 5
+    run = bakery(tmp_path, "prune", env=env)
+    assert run.returncode == 0, run.stderr
+    assert client.images.list(name=repo) == []
+    # The targets' images and their tags are still there.
+    assert read_file(client, f"{prefix}-client:latest", "/random")
+    assert client.images.get("bakery-busybox:latest")
+
+
+def test_unreachable_daemon_is_one_clear_error(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"Dockerfile": "FROM scratch\n", "bake.toml": "[target.a]\n"})
+    run = bakery(tmp_path, "build", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: cannot reach the Docker daemon at "
+                                 "unix:///nonexistent/docker.sock")
+    assert "hint: " in run.stderr
+    assert "Traceback" not in run.stderr
