@@ -1,0 +1,191 @@
+"""Cold `bakery build all` on the walkthrough's shape, against plain Docker.
+
+A SPEC-§1-shaped Dockerfile (base; build-client and build-server FROM base;
+client and server FROM scratch copying from them) whose RUN steps sleep.
+Every measurement starts cold: each gets a Dockerfile with a fresh nonce, so
+no builder cache applies. In the same run, on the same daemon:
+
+  bakery-buildkit   bakery build all --builder buildkit
+  bakery-classic    bakery build all --builder classic
+  (a)               docker build --target client, then --target server (the
+                    docker CLI here is the legacy builder)
+  (b)               BuildKit per-target builds of both targets sent at the same
+                    time (BuildKit merges their shared steps: the practical floor)
+
+    .venv/bin/python benchmarks/seed_cold.py [--sleep 2] [--rounds 3]
+
+Writes its figures to docs/benchmarks.md. Needs a running daemon and the
+bakery-busybox image (scripts/busybox-image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import contextlib
+
+from benchmarks.report import write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = """\
+FROM bakery-busybox:latest AS base
+WORKDIR /src
+COPY app.txt .
+RUN echo {nonce} > /nonce && sleep {sleep}
+
+FROM base AS build-client
+RUN echo client > /client && sleep {sleep}
+
+FROM base AS build-server
+RUN echo server > /server && sleep {sleep}
+
+FROM scratch AS client
+COPY --from=build-client /client /client
+
+FROM scratch AS server
+COPY --from=build-server /server /server
+"""
+
+
+def bake_toml(prefix: str) -> str:
+    return (f'[target.client]\ntarget = "client"\ntags = ["{prefix}-client"]\n'
+            f'[target.server]\ntarget = "server"\ntags = ["{prefix}-server"]\n')
+
+
+def fixture(root: Path, prefix: str, sleep: float) -> Path:
+    folder = root / uuid.uuid4().hex[:8]
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(DOCKERFILE.format(nonce=uuid.uuid4().hex, sleep=sleep))
+    (folder / "app.txt").write_text("app\n")
+    (folder / "bake.toml").write_text(bake_toml(prefix))
+    return folder
+
+
+def bakery(folder: Path, builder: str) -> None:
+    subprocess.run([str(ROOT / ".venv" / "bin" / "bakery"), "build", "all", "--builder",
+                    builder, "--progress", "quiet"],
+                   cwd=folder, check=True, capture_output=True)
+
+
+def docker_sequence(folder: Path, prefix: str) -> None:
+    for target in ("client", "server"):
+        subprocess.run(["docker", "build", "-q", "--target", target, "-t",
+                        f"{prefix}-plain-{target}", "."], cwd=folder, check=True,
+                       capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+
+
+def context_tar(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in ("Dockerfile", "app.txt"):
+            tar.add(folder / name, arcname=name)
+    return buf.getvalue()
+
+
+def buildkit_together(client: docker.DockerClient, folder: Path, prefix: str) -> None:
+    body = context_tar(folder)
+    errors: list[str] = []
+
+    def one(target: str) -> None:
+        api = docker.APIClient(timeout=600)
+        params = {"t": f"{prefix}-bk-{target}", "target": target, "version": "2"}
+        url = api._url("/build") + "?" + urllib.parse.urlencode(params)
+        with api._post(url, data=body, headers={"Content-Type": "application/x-tar"},
+                       stream=True) as resp:
+            for raw in resp.iter_lines():
+                if raw and "error" in json.loads(raw):
+                    errors.append(raw.decode())
+        api.close()
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in ("client", "server")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(errors[0])
+
+
+def timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sleep", type=float, default=2.0, help="seconds each RUN sleeps")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    client = docker.from_env(timeout=600)
+    subprocess.run([str(ROOT / "scripts" / "busybox-image")], check=True, capture_output=True)
+    prefix = f"bakery-bench-{uuid.uuid4().hex[:6]}"
+    before = {i.id for i in client.images.list(all=True)}
+    runs: dict[str, list[float]] = {k: [] for k in
+                                    ("bakery-buildkit", "bakery-classic", "a", "b")}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            for _ in range(args.rounds):
+                # Interleaved, so that drift of the machine hits every contender alike.
+                f = fixture(root, prefix, args.sleep)
+                runs["bakery-buildkit"].append(timed(lambda f=f: bakery(f, "buildkit")))
+                f = fixture(root, prefix, args.sleep)
+                runs["bakery-classic"].append(timed(lambda f=f: bakery(f, "classic")))
+                f = fixture(root, prefix, args.sleep)
+                runs["a"].append(timed(lambda f=f: docker_sequence(f, prefix)))
+                f = fixture(root, prefix, args.sleep)
+                runs["b"].append(timed(lambda f=f: buildkit_together(client, f, prefix)))
+    finally:
+        new = [i for i in client.images.list(all=True) if i.id not in before]
+        for image in sorted(new, key=lambda i: i.attrs.get("Created", ""), reverse=True):
+            for ref in [*image.tags, image.id]:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(ref, force=True)
+
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    rows = [
+        (f"SPEC-§1-shaped fixture, each RUN sleeps {args.sleep:g} s (critical path "
+        f"{2 * args.sleep:g} s of sleep; (a) also sleeps in build-server, which the classic "
+        f"builder runs for --target client). Median of {args.rounds} cold runs each, "
+        "interleaved."),
+        "",
+        "| how | wall time | vs (a) | vs (b) |",
+        "|---|---|---|---|",
+    ]
+    names = {
+        "bakery-buildkit": "bakery build all --builder buildkit",
+        "bakery-classic": "bakery build all --builder classic",
+        "a": "(a) docker build --target, per target in sequence (legacy builder)",
+        "b": "(b) BuildKit per-target builds sent at the same time",
+    }
+    for key, label in names.items():
+        rows.append(f"| {label} | {med[key]:.2f} s | {med['a'] / med[key]:.2f}x faster | "
+                    f"{(med[key] / med['b'] - 1) * 100:+.0f}% |")
+    rows += ["", "Aim: within 10% of (b), and at least 1.5x faster than (a), with either "
+             "backend. Raw runs (s): " + "; ".join(
+                 f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in runs.items())]
+    text = "\n".join(rows)
+    print(text)
+    write_section("Cold build of the walkthrough (benchmarks/seed_cold.py)", text)
+
+
+if __name__ == "__main__":
+    main()
