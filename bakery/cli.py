@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
                    help="stage builds at once (default: the daemon's CPU count)")
     p.add_argument("--no-cache", action="store_true", help="rebuild every stage from scratch")
+    p.add_argument("--pull", action="store_true",
+                   help="pull every external base image before building")
     p.add_argument("--keep-going", action="store_true",
                    help="after a failure, let independent targets finish")
     p.add_argument("--progress", choices=["auto", "plain", "quiet"], default="auto",
@@ -134,6 +136,28 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED
+    except BaseExceptionGroup as group:
+        # trio gathers what its tasks raised; a user's error inside is still one line.
+        found = _first_leaf(group)
+        if isinstance(found, KeyboardInterrupt):
+            err.write("interrupted\n")
+            return EXIT_INTERRUPTED
+        if isinstance(found, BakeryError):
+            report_error(found, err)
+            return found.exit_code
+        raise
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The first user error or interrupt in a (nested) exception group."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_leaf(exc)
+            if found is not None:
+                return found
+        elif isinstance(exc, BakeryError | KeyboardInterrupt):
+            return exc
+    return None
 
 
 def report_error(error: BakeryError, err: TextIO) -> None:
@@ -215,7 +239,8 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     jobs = args.jobs or int(client.info().get("NCPU") or 2)
     progress = PlainProgress(plan, sys.stderr, quiet=args.progress == "quiet")
     runner = Runner(plan, backend, client,
-                    RunOptions(jobs=jobs, keep_going=args.keep_going, no_cache=args.no_cache),
+                    RunOptions(jobs=jobs, keep_going=args.keep_going, no_cache=args.no_cache,
+                               pull=args.pull),
                     progress)
     result = trio.run(lambda: runner.run(handle_sigint=True))
     sizes = {}

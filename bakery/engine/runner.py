@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
+import shutil
 import signal
 import tarfile
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +74,7 @@ class RunOptions:
     jobs: int = 4
     keep_going: bool = False
     no_cache: bool = False
+    pull: bool = False  # pull every external image first (targets may ask with pull = true)
 
 
 @dataclass
@@ -111,6 +115,7 @@ class Runner:
         """Build every node of the plan; tag each target whose image was built."""
         state = self._state
         state.done = {n: trio.Event() for n in self.plan.nodes}
+        await self._thread(self._pull_images)
         previous = await self._thread(self._previous_tags)
         started = trio.current_time()
         target_results: dict[str, TargetResult] = {}
@@ -458,6 +463,25 @@ class Runner:
 
     # -- targets and tags ------------------------------------------------------------
 
+    def _pull_images(self) -> None:
+        """Refresh the external images of targets that ask for it, before any build."""
+        images: dict[str, str] = {}
+        for name, planned in self.plan.targets.items():
+            if self.options.pull or planned.target.pull:
+                for node_id in planned.nodes:
+                    for image in self.plan.nodes[node_id].external_images:
+                        images.setdefault(image, name)
+        for image, name in images.items():
+            repo, tag = _split_tag(image)
+            try:
+                self.client.pull(repo, tag=tag)
+            except docker.errors.APIError as err:
+                raise BuildFailed(
+                    f"cannot pull {image}: {err.explanation or err}", where=f"target.{name}",
+                    hint="check the image name and that its registry is reachable, "
+                         "or build without --pull / pull = true to use the local image",
+                ) from None
+
     def _previous_tags(self) -> dict[str, dict[str, str | None]]:
         out: dict[str, dict[str, str | None]] = {}
         for name, planned in self.plan.targets.items():
@@ -473,8 +497,12 @@ class Runner:
     async def _finish_target(
         self, name: str, image_id: str, previous: Mapping[str, str | None],
     ) -> TargetResult:
-        tags = self.plan.targets[name].target.tags
+        target = self.plan.targets[name].target
+        tags = target.tags
         await self._thread(lambda: self._tag(image_id, tags))
+        if target.output and target.output.startswith("type=local"):
+            dest = dict(o.split("=", 1) for o in target.output.split(",") if "=" in o)["dest"]
+            await self._thread(lambda: export_image(self.client, image_id, Path(dest)))
         result = TargetResult(name, Status.BUILT, image_id=image_id, tags=tags,
                               previous=dict(previous))
         self.emit(TargetFinished(name, Status.BUILT, image_id=image_id, tags=tags))
@@ -511,6 +539,49 @@ class Runner:
         if not hasattr(self, "_io"):
             self._io = trio.CapacityLimiter(8)
         return self._io
+
+
+def export_image(client: Any, image_id: str, dest: Path) -> None:
+    """Write the files of an image into the folder ``dest`` (``output = "type=local"``):
+    its layers from ``docker save``, applied in order, whiteouts included."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile() as saved:
+        for chunk in client.get_image(image_id):
+            saved.write(chunk)
+        saved.seek(0)
+        with tarfile.open(fileobj=saved) as image:
+            manifest = image.extractfile("manifest.json")
+            assert manifest is not None
+            for layer_name in json.load(manifest)[0]["Layers"]:
+                layer = image.extractfile(layer_name)
+                assert layer is not None
+                with tarfile.open(fileobj=layer) as tar:
+                    _apply_layer(tar, dest)
+
+
+def _apply_layer(tar: tarfile.TarFile, dest: Path) -> None:
+    keep = []
+    for member in tar:
+        parent, _, base = member.name.rstrip("/").rpartition("/")
+        if base == ".wh..wh..opq":
+            folder = dest / parent
+            for child in folder.iterdir() if folder.is_dir() else ():
+                _remove(child)
+        elif base.startswith(".wh."):
+            _remove(dest / parent / base[len(".wh."):])
+        else:
+            target = dest / member.name
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                target.unlink()
+            keep.append(member)
+    tar.extractall(dest, members=keep, filter="tar")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _hidden_dockerfile(snapshot: ContextSnapshot) -> tuple[str, bytes]:

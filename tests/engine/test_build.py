@@ -353,3 +353,42 @@ def test_unreachable_daemon_is_one_clear_error(tmp_path: Path) -> None:
                                  "unix:///nonexistent/docker.sock")
     assert "hint: " in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_output_local_exports_the_image_files(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    write_tree(tmp_path, {
+        "Dockerfile": (f"FROM bakery-busybox:latest AS build\nRUN echo {uuid.uuid4().hex} "
+                       "> /made && mkdir -p /out && echo artefact > /out/app\n"
+                       "FROM scratch\nCOPY --from=build /out/ /\n"),
+        "bake.toml": f'[target.bin]\ntags = ["{prefix}-bin"]\noutput = "type=local,dest=dist"\n',
+    })
+    run = bakery(tmp_path, "build", "--builder", builder)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["app"]
+    assert (tmp_path / "dist" / "app").read_text() == "artefact\n"
+
+
+def test_pull_of_an_unreachable_image_fails_before_building(
+    client: docker.DockerClient, prefix: str, tmp_path: Path,
+) -> None:
+    write_tree(tmp_path, {"Dockerfile": "FROM bakery-busybox:latest\nRUN true\n",
+                          "bake.toml": f'[target.a]\ntags = ["{prefix}-a"]\n'})
+    run = bakery(tmp_path, "build", "--pull")
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: target.a: cannot pull bakery-busybox:latest")
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_missing_context_folder_is_one_error(tmp_path: Path, builder: str,
+                                              client: docker.DockerClient) -> None:
+    write_tree(tmp_path, {"Dockerfile": "FROM bakery-busybox:latest\nCOPY . /x\n",
+                          "bake.toml": '[target.a]\ncontext = "nowhere"\n'
+                                       'dockerfile = "../Dockerfile"\n'})
+    run = bakery(tmp_path, "build", "--builder", builder)
+    assert run.returncode == 2, run.stderr
+    assert "does not exist" in run.stderr
+    assert "Traceback" not in run.stderr
