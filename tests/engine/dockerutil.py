@@ -121,8 +121,11 @@ def image_config(client: docker.DockerClient, image: str) -> dict[str, Any]:
     return out
 
 
-def containers(client: docker.DockerClient) -> set[str]:
-    return {c.id for c in client.containers.list(all=True)}
+def containers(client: docker.DockerClient, marker: str) -> set[str]:
+    """Containers, running or not, whose command mentions ``marker`` (a test's nonce):
+    what a build of that test's steps left behind, whatever else runs on the daemon."""
+    return {c["Id"] for c in client.api.containers(all=True)
+            if marker in str(c.get("Command", ""))}
 
 
 def remove_images(client: docker.DockerClient, *refs: str) -> None:

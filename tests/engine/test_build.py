@@ -214,13 +214,12 @@ def test_failure_keeps_old_tag_and_leaves_no_container(
     client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
 ) -> None:
     write_tree(tmp_path, {
-        "Dockerfile": FAILING.format(nonce=uuid.uuid4().hex),
+        "Dockerfile": FAILING.format(nonce=(nonce := uuid.uuid4().hex)),
         "bake.toml": (f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
                       f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'),
     })
     old = client.images.get("bakery-busybox:latest")
     old.tag(f"{prefix}-bad", "latest")
-    before = containers(client)
 
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", "bad")
     assert run.returncode == 1, run.stdout + run.stderr
@@ -234,14 +233,14 @@ def test_failure_keeps_old_tag_and_leaves_no_container(
     assert "exit code 3" in run.stdout.strip().splitlines()[-1] or \
         "line-two" in "\n".join(run.stdout.strip().splitlines()[-6:])
     assert client.images.get(f"{prefix}-bad").id == old.id
-    assert containers(client) - before == set()
+    assert containers(client, nonce) == set()
 
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
                  "--keep-going", "bad", "ok")
     assert run.returncode == 1
     assert read_file(client, f"{prefix}-ok", "/ok") == b"fine\n"
     assert client.images.get(f"{prefix}-bad").id == old.id
-    assert containers(client) - before == set()
+    assert containers(client, nonce) == set()
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
@@ -249,11 +248,10 @@ def test_sigint_stops_the_daemon_build(
     client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
 ) -> None:
     write_tree(tmp_path, {
-        "Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {uuid.uuid4().hex} && "
+        "Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {(nonce := uuid.uuid4().hex)} && "
                       "echo sleeping && sleep 120\n",
         "bake.toml": f'[target.slow]\ntags = ["{prefix}-slow"]\n',
     })
-    before = containers(client)
     with subprocess.Popen([sys.executable, "-m", "bakery", "build", "--builder", builder,
                            "--progress", "plain"], cwd=tmp_path, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
@@ -275,7 +273,7 @@ def test_sigint_stops_the_daemon_build(
     assert "interrupted" in out + err
     assert code == 130
     assert took < 5, f"took {took:.1f}s to stop"
-    assert containers(client) - before == set()
+    assert containers(client, nonce) == set()
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(f"{prefix}-slow")
 
