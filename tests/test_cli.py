@@ -153,3 +153,15 @@ def test_every_command_has_complete_help(command: str) -> None:
     for action in sub.choices[command]._actions:  # type: ignore[union-attr]
         if action.help is None:
             pytest.fail(f"{command}: option {action.option_strings or action.dest} has no help")
+
+
+@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune"])
+def test_cli_reference_documents_every_option(command: str) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    assert f"## `bakery {command}" in doc
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for action in sub.choices[command]._actions:  # type: ignore[union-attr]
+        for flag in action.option_strings:
+            if flag not in ("-h", "--help"):
+                assert f"`{flag}" in doc, f"docs/cli.md does not document {command} {flag}"
