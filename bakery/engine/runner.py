@@ -108,6 +108,7 @@ class Runner:
         self._state = _State()
         self._target_done: dict[str, trio.Event] = {}
         self._started: dict[str, float] = {}
+        self._owners: dict[str, _StageTracker] = {}
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -668,7 +669,12 @@ _STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) )?\d+/\d+\]")
 
 
 class _StageTracker:
-    """Turns the steps of one BuildKit build into stage (node) events."""
+    """Turns the steps of one BuildKit build into stage (node) events.
+
+    Builds that run together share a stage's steps; the first build to show a
+    step of a stage owns that stage's events, so it is reported once. A stage's
+    time is the span of its own steps (not the FROM lines, which BuildKit
+    resolves early); a stage none of whose steps ran is ``cached``."""
 
     def __init__(self, runner: Runner, nodes: tuple[str, ...]) -> None:
         self.runner = runner
@@ -680,8 +686,9 @@ class _StageTracker:
             if stage.name:
                 self.by_stage[stage.name] = node_id
         self.single = nodes[-1] if len(nodes) == 1 else None
-        self.steps: dict[str, dict[str, bool]] = {}  # node -> step name -> cached
-        self.current = nodes[-1]
+        # node -> step name -> [started at, completed at, cached]
+        self.steps: dict[str, dict[str, list[Any]]] = {}
+        self.ended = False  # this build is over (failed or cancelled) without finishing
 
     def node_of(self, step: str | None) -> str | None:
         if not step:
@@ -696,20 +703,26 @@ class _StageTracker:
         return self.by_stage.get(stage.lower())
 
     def _mine(self, node_id: str) -> bool:
-        return node_id not in self.runner._state.results
+        if node_id in self.runner._state.results:
+            return False
+        return self.runner._owners.setdefault(node_id, self) is self
 
     def feed(self, event: ProgressEvent) -> None:
         step = event.name if isinstance(event, StepEvent) else event.step
-        node_id = self.node_of(step) or None
-        if node_id is None or not self._mine(node_id):
+        node_id = self.node_of(step)
+        if node_id is None or step is None or not self._mine(node_id):
             return
         now = trio.current_time()
-        if node_id not in self.steps:
-            self.steps[node_id] = {}
-            self.runner._started[node_id] = now
-            self.runner.emit(NodeStarted(node_id, now))
-        if isinstance(event, StepEvent) and step and (event.completed or event.cached):
-            self.steps[node_id][step] = event.cached
+        if (isinstance(event, StepEvent) and (event.started or event.completed or event.cached)
+                and not _STEP.sub("", step).strip().startswith("FROM ")):
+            steps = self.steps.setdefault(node_id, {})
+            if not steps:
+                self.runner._started[node_id] = now
+                self.runner.emit(NodeStarted(node_id, now))
+            entry = steps.setdefault(step, [now, None, False])
+            if event.completed or event.cached:
+                entry[1] = now
+                entry[2] = event.cached
         self.runner.emit(NodeProgress(node_id, event))
 
     def finish(self, image_id: str) -> None:
@@ -718,18 +731,21 @@ class _StageTracker:
         for node_id in self.nodes:
             if node_id in state.results:
                 continue
-            steps = self.steps.get(node_id, {})
-            status = Status.CACHED if steps and all(steps.values()) else Status.BUILT
-            if not steps:
-                # No step of its own ran here: another build ran it, or it has none.
-                status = Status.CACHED
-            start = self.runner._started.get(node_id, now)
-            state.results[node_id] = NodeResult(node_id, status, start, now,
-                                                image_id=image_id if node_id == self.nodes[-1]
-                                                else None)
-            self.runner.emit(NodeFinished(node_id, status, now, image_id=None))
+            owner = self.runner._owners.get(node_id)
+            if owner is not None and owner is not self and not owner.ended:
+                continue  # the build that runs it reports it when it ends
+            steps = list(self.steps.get(node_id, {}).values())
+            cached = all(cached for _, _, cached in steps)
+            status = Status.CACHED if cached else Status.BUILT
+            start = min((s for s, _, _ in steps), default=now)
+            end = max((e or now for _, e, _ in steps), default=now)
+            state.results[node_id] = NodeResult(
+                node_id, status, start, end,
+                image_id=image_id if node_id == self.nodes[-1] else None)
+            self.runner.emit(NodeFinished(node_id, status, end))
 
     def fail(self, node_id: str, error: BuildFailed) -> None:
+        self.ended = True
         now = trio.current_time()
         state = self.runner._state
         start = self.runner._started.get(node_id, now)
@@ -737,6 +753,7 @@ class _StageTracker:
         self.runner.emit(NodeFinished(node_id, Status.FAILED, now, error=error))
 
     def cancel(self) -> None:
+        self.ended = True
         now = trio.current_time()
         state = self.runner._state
         reason = "interrupted" if state.interrupted else (
