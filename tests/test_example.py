@@ -1,0 +1,45 @@
+"""The bundled example, built as scripts/demo builds it, and run for real."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.engine.dockerutil import bakery, cleanup_images
+
+pytestmark = pytest.mark.docker
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "buildme"
+
+
+def test_example_builds_two_small_images_that_talk(docker_client: docker.DockerClient) -> None:
+    go_image = subprocess.run([str(ROOT / "scripts" / "go-image")], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    prefix = f"bakery-example-{uuid.uuid4().hex[:8]}"
+    with cleanup_images(docker_client, prefix):
+        run = bakery(EXAMPLE, "build", "all", "--var", f"GO_IMAGE={go_image}",
+                     "--set", f"client.tags={prefix}-client", "--set",
+                     f"server.tags={prefix}-server", "--progress", "plain", timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        for name in ("client", "server"):
+            size = docker_client.images.get(f"{prefix}-{name}").attrs["Size"]
+            assert size < 10_000_000, f"{name} is {size} bytes"
+            assert f"{prefix}-{name}" in run.stdout  # the report names each image
+        network = docker_client.networks.create(prefix, internal=True)
+        server = None
+        try:
+            server = docker_client.containers.run(f"{prefix}-server", detach=True,
+                                                  name=f"{prefix}-srv", network=prefix)
+            out = docker_client.containers.run(
+                f"{prefix}-client", ["-server", f"http://{prefix}-srv:8080", "-name", "bakery",
+                                     "-retries", "50"],
+                network=prefix, remove=True)
+            assert out.decode().strip() == "Hello, bakery!"
+        finally:
+            if server is not None:
+                server.remove(force=True)
+            network.remove()
