@@ -59,7 +59,8 @@ def emit_stage(
     by_line = {(s.via, s.line): s for s in stage.sources}
     base = stage.base
     from_ref = refs.get(base, base.ref)
-    platform = stage.instructions[0].flag("platform")
+    # The expanded platform: the global ARGs it may name are not in scope here.
+    platform = stage.platform
     if base.kind is SourceKind.IMAGE and platform:
         add(f"FROM --platform={platform} {from_ref}", stage.start_line)
     else:

@@ -12,6 +12,7 @@ image is built. The runner never prints: it emits events.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -31,6 +32,7 @@ import trio
 from bakery.core.config import Target
 from bakery.core.emit import EmittedDockerfile, emit_stage, emit_with_refs, instruction_at
 from bakery.core.errors import ConfigError
+from bakery.core.ignore import parse_dockerignore
 from bakery.core.plan import TARGET_PREFIX, Node, Plan
 from bakery.core.stages import PROXY_ARGS, Source, SourceKind
 from bakery.engine.backend import (
@@ -41,6 +43,7 @@ from bakery.engine.backend import (
     ProgressEvent,
     StepEvent,
 )
+from bakery.engine.classic import ClassicBackend
 from bakery.engine.context import ContextSnapshot
 from bakery.engine.events import (
     Event,
@@ -109,6 +112,7 @@ class Runner:
         self._target_done: dict[str, trio.Event] = {}
         self._started: dict[str, float] = {}
         self._owners: dict[str, _StageTracker] = {}
+        self._cached: dict[str, bool] = {}  # classic: every step of the node came from cache
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -116,6 +120,7 @@ class Runner:
         """Build every node of the plan; tag each target whose image was built."""
         state = self._state
         state.done = {n: trio.Event() for n in self.plan.nodes}
+        self._preflight()
         await self._thread(self._pull_images)
         previous = await self._thread(self._previous_tags)
         started = trio.current_time()
@@ -200,9 +205,10 @@ class Runner:
                     self.emit(NodeFinished(node_id, Status.CANCELLED, end, reason=reason))
                     raise
                 end = trio.current_time()
-                state.results[node_id] = NodeResult(node_id, Status.BUILT, start, end,
+                status = Status.CACHED if self._cached.get(node_id) else Status.BUILT
+                state.results[node_id] = NodeResult(node_id, status, start, end,
                                                     image_id=image_id)
-                self.emit(NodeFinished(node_id, Status.BUILT, end, image_id=image_id))
+                self.emit(NodeFinished(node_id, status, end, image_id=image_id))
             node = self.plan.nodes[node_id]
             for name in node.final_for:
                 if name in self.plan.targets:
@@ -231,7 +237,7 @@ class Runner:
             for other in needed:
                 await self._target_done.setdefault(other.name, trio.Event()).wait()
             failed = [t.name for t in needed if t.name not in targets
-                      or targets[t.name].status is not Status.BUILT]
+                      or targets[t.name].status not in (Status.BUILT, Status.CACHED)]
             if failed:
                 self._skip_nodes(planned.nodes, f"target {failed[0]} did not build")
                 return
@@ -292,6 +298,7 @@ class Runner:
             cache_from=target.cache_from,
         )
         tracker = _StageTracker(self, planned.nodes)
+        tracker.no_cache = spec.no_cache
         try:
             output = await self._cancellable_build(planned.node, spec, tracker.feed)
         except BuildFailed as err:
@@ -301,7 +308,7 @@ class Runner:
             tracker.fail(node_id, located)
             if self._state.first_failure is None:
                 self._state.first_failure = node_id
-            self._skip_nodes(planned.nodes, f"{node.label} failed")
+            tracker.settle(f"{node.label} failed")
             if not self.options.keep_going:
                 self._nursery.cancel_scope.cancel()
             return None
@@ -351,18 +358,29 @@ class Runner:
             network=node.target.network,
             extra_hosts=_hosts(node.target.extra_hosts),
             shm_size=_bytes(node.target.shm_size),
-            no_cache=self.options.no_cache or node.target.no_cache,
+            no_cache=self.options.no_cache or any(
+                self.plan.targets[t].target.no_cache for t in node.targets
+                if t in self.plan.targets),
             cache_from=node.target.cache_from,
         )
+        steps: dict[str, bool] = {}
+
+        def watch(event: ProgressEvent) -> None:
+            if isinstance(event, StepEvent) and not re.search(r": FROM ", event.name):
+                steps[event.name] = steps.get(event.name, False) or event.cached
+            self.emit(NodeProgress(node.id, event))
+
         try:
-            output = await self._cancellable_build(node.id, spec)
+            output = await self._cancellable_build(node.id, spec, watch)
         except BuildFailed as err:
             raise self._locate(node, emitted, err) from None
+        self._cached[node.id] = bool(steps) and all(steps.values())
         return str(output.image_id)
 
     async def _cancellable_build(
         self, node_id: str, spec: BuildSpec,
         on_event: Callable[[ProgressEvent], None] | None = None,
+        builder: Backend | None = None,
     ) -> Any:
         cancel = Cancellation()
         token = trio.lowlevel.current_trio_token()
@@ -380,7 +398,7 @@ class Runner:
 
         def work() -> Any:
             try:
-                return self.backend.build(spec, progress, cancel)
+                return (builder or self.backend).build(spec, progress, cancel)
             finally:
                 with contextlib.suppress(trio.RunFinishedError):
                     token.run_sync_soon(finished.set)
@@ -399,7 +417,7 @@ class Runner:
         """Point the daemon's error at the user's Dockerfile line."""
         line = emitted.original_line(err.line) if err.line else None
         if line is None and err.step:
-            line = _line_for_step(node, err.step)
+            line = _line_for_step(node, err.step, classic=self.backend.name == "classic")
         name = node.graph.dockerfile.name
         where = f"{name}:{line}" if line else name
         ins = instruction_at(node.stage, line) if line else None
@@ -410,15 +428,17 @@ class Runner:
     # -- contexts --------------------------------------------------------------------
 
     async def _snapshot(self, node: Node) -> ContextSnapshot:
+        """The context of ``node``'s target, read once per run for each context and
+        ignore file (a ``<Dockerfile>.dockerignore`` makes the same folder differ)."""
         root = node.target.context
-        lock = self._snapshot_locks.setdefault(root, trio.Lock())
+        dockerfile = node.target.dockerfile if node.target.dockerfile_inline is None else None
+        key = f"{root}\0{dockerfile or ''}"
+        lock = self._snapshot_locks.setdefault(key, trio.Lock())
         async with lock:
-            if root not in self._snapshots:
-                dockerfile = node.target.dockerfile if node.target.dockerfile_inline is None \
-                    else None
-                self._snapshots[root] = await self._thread(
+            if key not in self._snapshots:
+                self._snapshots[key] = await self._thread(
                     lambda: ContextSnapshot.read(Path(root), dockerfile=dockerfile))
-        return self._snapshots[root]
+        return self._snapshots[key]
 
     async def _context_tar(self, node: Node, emitted: EmittedDockerfile) -> tuple[bytes, str]:
         """The tar for one node on the classic builder, and its Dockerfile's name."""
@@ -435,8 +455,9 @@ class Runner:
         if base.kind is SourceKind.STAGE:
             parent = self.plan.nodes[node.sources[base.stage or 0]]
             return any(i.keyword == "onbuild" for i in parent.stage.instructions)
-        # An external image may carry ONBUILD triggers that read the context.
-        return base.kind is SourceKind.IMAGE
+        # An external image, or another target's, may carry ONBUILD triggers that
+        # read the context.
+        return base.kind in (SourceKind.IMAGE, SourceKind.CONTEXT)
 
     async def _context_ref(self, node: Node, name: str) -> str:
         value = node.target.contexts[name]
@@ -451,18 +472,46 @@ class Runner:
         """A folder used as a named context becomes an image of its files."""
         if path not in self._context_images:
             snapshot = await self._thread(lambda: ContextSnapshot.read(Path(path)))
-            dockerfile = "FROM scratch\nCOPY . /\n"
-            tar = await self._thread(
-                lambda: snapshot.tar(extra={DOCKERFILE_IN_TAR: dockerfile.encode()}))
-            tag = f"{STAGE_REPO}:context-{abs(hash(path)) % 10**12:012d}"
-            spec = BuildSpec(context=tar, tag=tag, dockerfile=DOCKERFILE_IN_TAR,
+            name, ignore = _hidden_dockerfile(snapshot)
+            extra = {name: b"FROM scratch\nCOPY . /\n", ".dockerignore": ignore}
+            tar = await self._thread(lambda: snapshot.tar(extra=extra))
+            tag = f"{STAGE_REPO}:context-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+            spec = BuildSpec(context=tar, tag=tag, dockerfile=name,
                              labels={NODE_LABEL: "context", ROLE_LABEL: "stage",
                                      REPO_LABEL: STAGE_REPO})
-            await self._cancellable_build("context", spec)
+            # Always the classic builder: it removes the Dockerfile from what
+            # COPY sees (BuildKit, given a tar, would copy it too).
+            await self._cancellable_build("context", spec, builder=ClassicBackend(self.client))
             self._context_images[path] = tag
         return self._context_images[path]
 
     # -- targets and tags ------------------------------------------------------------
+
+    def _preflight(self) -> None:
+        """What would fail part-way through is checked before anything is built."""
+        for name, planned in self.plan.targets.items():
+            target = planned.target
+            where = f"target.{name}"
+            folders = [("context", target.context)] + [
+                (f"contexts.{k}", v) for k, v in target.contexts.items()
+                if not v.startswith((TARGET_PREFIX, DOCKER_IMAGE_PREFIX))]
+            for key, folder in folders:
+                if not os.path.isdir(folder):
+                    raise ConfigError(f"{key}: folder {folder} does not exist", where=where,
+                                      hint="a context is a folder, relative to the bake file")
+            final = self.plan.nodes[planned.node].stage
+            last = len(self.plan.nodes[planned.node].graph.stages) - 1
+            if self.backend.name == "buildkit" and final.written_name is None \
+                    and final.index != last:
+                raise ConfigError(
+                    f"stage {final.index} has no name, so BuildKit cannot build it as a "
+                    "target", where=where,
+                    hint="name it (FROM ... AS name), or build with --builder classic")
+            if target.output and target.output.startswith("type=local"):
+                dest = _output_dest(target.output)
+                if os.path.exists(dest) and not os.path.isdir(dest):
+                    raise ConfigError(f"output: {dest} exists and is not a folder",
+                                      where=where, hint="name a folder for type=local")
 
     def _pull_images(self) -> None:
         """Refresh the external images of targets that ask for it, before any build."""
@@ -502,11 +551,20 @@ class Runner:
         tags = target.tags
         await self._thread(lambda: self._tag(image_id, tags))
         if target.output and target.output.startswith("type=local"):
-            dest = dict(o.split("=", 1) for o in target.output.split(",") if "=" in o)["dest"]
-            await self._thread(lambda: export_image(self.client, image_id, Path(dest)))
-        result = TargetResult(name, Status.BUILT, image_id=image_id, tags=tags,
+            dest = _output_dest(target.output)
+            try:
+                await self._thread(lambda: export_image(self.client, image_id, Path(dest)))
+            except OSError as err:
+                raise BuildFailed(f"cannot write the image's files to {dest}: {err}",
+                                  where=f"target.{name}", hint="check the output folder") \
+                    from None
+        results = self._state.results
+        cached = all(n in results and results[n].status is Status.CACHED
+                     for n in self.plan.targets[name].nodes)
+        status = Status.CACHED if cached else Status.BUILT
+        result = TargetResult(name, status, image_id=image_id, tags=tags,
                               previous=dict(previous))
-        self.emit(TargetFinished(name, Status.BUILT, image_id=image_id, tags=tags))
+        self.emit(TargetFinished(name, status, image_id=image_id, tags=tags))
         return result
 
     def _tag(self, image_id: str, tags: tuple[str, ...]) -> None:
@@ -540,6 +598,10 @@ class Runner:
         if not hasattr(self, "_io"):
             self._io = trio.CapacityLimiter(8)
         return self._io
+
+
+def _output_dest(output: str) -> str:
+    return dict(o.split("=", 1) for o in output.split(",") if "=" in o)["dest"]
 
 
 def export_image(client: Any, image_id: str, dest: Path) -> None:
@@ -600,12 +662,14 @@ def _hidden_dockerfile(snapshot: ContextSnapshot) -> tuple[str, bytes]:
     if ".dockerignore" not in snapshot.files:
         return DOCKERFILE_IN_TAR, b".dockerignore\n" + hide
     current = (snapshot.root / ".dockerignore").read_bytes()
+    # The daemon reads the root .dockerignore, whichever ignore file chose the files.
+    rules = parse_dockerignore(current.decode("utf-8", "surrogateescape"))
     taken = set(snapshot.files)
-    for pattern in snapshot.rules.patterns:
+    for pattern in rules.patterns:
         name = pattern.text
         if (pattern.exclusion or pattern.kind.value != "exact" or not name or "/" in name
                 or name in taken or any(p.startswith(name + "/") for p in taken)
-                or not snapshot.rules.excluded(name)):
+                or not rules.excluded(name)):
             continue
         return name, current
     return DOCKERFILE_IN_TAR, current.rstrip(b"\n") + b"\n" + hide
@@ -651,18 +715,42 @@ def _bytes(size: str | None) -> int | None:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _line_for_step(node: Node, step: str) -> int | None:
-    """The line of the instruction a builder's step name shows (``[2/3] RUN make``)."""
-    text = re.sub(r"^\[[^\]]*\]\s*", "", step).strip()
-    text = re.sub(r"^Step \d+/\d+ : ", "", text)
-    keyword, _, rest = text.partition(" ")
+def _line_for_step(node: Node, step: str, *, classic: bool) -> int | None:
+    """The line of the instruction a builder's step name shows: classic's
+    ``Step 3/5 : RUN make`` counts the instructions of the Dockerfile bakery sent
+    (the global ARGs, then the stage); BuildKit's ``[build 2/3] RUN make`` counts
+    the stage's own, FROM first. Failing that, the step's text is matched."""
+    instructions = node.stage.instructions
+    classic_step = re.match(r"^Step (\d+)/\d+ : ", step)
+    buildkit_step = re.match(r"^\[(?:\S+ )?(\d+)/\d+\]", step)
+    text = step
+    if classic and classic_step:
+        globals_ = [i for i in node.graph.dockerfile.instructions[:_first_from(node)]
+                    if i.keyword == "arg"]
+        n = int(classic_step.group(1)) - len(globals_) - 1
+        if 0 <= n < len(instructions):
+            return instructions[n].start_line
+        text = step[classic_step.end():]
+    elif buildkit_step:
+        text = step[buildkit_step.end():]
+    keyword, _, rest = text.strip().partition(" ")
     rest = " ".join(rest.split())
-    candidates = [i for i in node.stage.instructions if i.keyword == keyword.lower()]
+    escape = node.graph.dockerfile.escape
+    candidates = [i for i in instructions if i.keyword == keyword.lower()]
     for ins in candidates:
-        body = " ".join(ins.original.split())
+        body = " ".join(ins.original.replace(escape + "\n", " ").split())
         if rest and rest in body:
             return ins.start_line
+    if not classic and buildkit_step:
+        n = int(buildkit_step.group(1)) - 1
+        if 0 <= n < len(instructions) and instructions[n].keyword == keyword.lower():
+            return instructions[n].start_line
     return candidates[0].start_line if len(candidates) == 1 else None
+
+
+def _first_from(node: Node) -> int:
+    return next(i for i, ins in enumerate(node.graph.dockerfile.instructions)
+                if ins.keyword == "from")
 
 
 _STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) )?\d+/\d+\]")
@@ -689,6 +777,7 @@ class _StageTracker:
         # node -> step name -> [started at, completed at, cached]
         self.steps: dict[str, dict[str, list[Any]]] = {}
         self.ended = False  # this build is over (failed or cancelled) without finishing
+        self.no_cache = False
 
     def node_of(self, step: str | None) -> str | None:
         if not step:
@@ -735,7 +824,9 @@ class _StageTracker:
             if owner is not None and owner is not self and not owner.ended:
                 continue  # the build that runs it reports it when it ends
             steps = list(self.steps.get(node_id, {}).values())
-            cached = all(cached for _, _, cached in steps)
+            # No step of its own seen: merged into another build's, or from cache.
+            cached = all(cached for _, _, cached in steps) and not (
+                not steps and self.no_cache)
             status = Status.CACHED if cached else Status.BUILT
             start = min((s for s, _, _ in steps), default=now)
             end = max((e or now for _, e, _ in steps), default=now)
@@ -743,6 +834,28 @@ class _StageTracker:
                 node_id, status, start, end,
                 image_id=image_id if node_id == self.nodes[-1] else None)
             self.runner.emit(NodeFinished(node_id, status, end))
+
+    def settle(self, reason: str) -> None:
+        """After a failure: stages whose steps all finished here were built; stages
+        another running build owns are left to it; the rest did not start."""
+        now = trio.current_time()
+        state = self.runner._state
+        for node_id in self.nodes:
+            if node_id in state.results:
+                continue
+            owner = self.runner._owners.get(node_id)
+            if owner is not None and owner is not self and not owner.ended:
+                continue
+            steps = list(self.steps.get(node_id, {}).values())
+            if steps and all(e is not None for _, e, _ in steps):
+                status = Status.CACHED if all(c for _, _, c in steps) else Status.BUILT
+                start = min(st for st, _, _ in steps)
+                end = max(e for _, e, _ in steps)
+                state.results[node_id] = NodeResult(node_id, status, start, end)
+                self.runner.emit(NodeFinished(node_id, status, end))
+            else:
+                state.results[node_id] = NodeResult(node_id, Status.NOT_STARTED, reason=reason)
+                self.runner.emit(NodeFinished(node_id, Status.NOT_STARTED, now, reason=reason))
 
     def fail(self, node_id: str, error: BuildFailed) -> None:
         self.ended = True

@@ -205,7 +205,9 @@ FROM bakery-busybox:latest AS ok
 RUN echo fine > /ok
 
 FROM bakery-busybox:latest AS bad
-RUN echo {nonce} && echo line-one && echo line-two && exit 3
+RUN echo first step
+RUN echo {nonce} && echo line-one && \
+    echo line-two && exit 3
 """
 
 
@@ -225,7 +227,7 @@ def test_failure_keeps_old_tag_and_leaves_no_container(
     assert run.returncode == 1, run.stdout + run.stderr
     text = run.stdout + run.stderr
     assert "bad" in text
-    assert "Dockerfile:5" in text
+    assert "Dockerfile:6" in text
     assert "exit code 3" in text
     assert "line-two" in text
     assert "Traceback" not in text
