@@ -241,7 +241,10 @@ class Runner:
             if failed:
                 self._skip_nodes(planned.nodes, f"target {failed[0]} did not build")
                 return
-            async with self._limiter:
+            # Without the cache, BuildKit shares a stage only between builds that run
+            # at the same time: then every target goes at once, whatever --jobs says.
+            limit = contextlib.nullcontext() if self.options.no_cache else self._limiter
+            async with limit:
                 image_id = await self._build_target(name)
             if image_id is None:
                 return
