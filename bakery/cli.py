@@ -69,9 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pull every external base image before building")
     p.add_argument("--keep-going", action="store_true",
                    help="after a failure, let independent targets finish")
-    p.add_argument("--progress", choices=["auto", "plain", "quiet"], default="auto",
-                   help="plain: log lines prefixed [target/stage]; quiet: only the report "
-                        "and errors (default: auto)")
+    p.add_argument("--progress", choices=["auto", "tty", "plain", "quiet"], default="auto",
+                   help="tty: a live view, one line per running stage; plain: log lines "
+                        "prefixed [target/stage]; quiet: only the report and errors; auto "
+                        "(default): tty when standard error is a terminal, else plain")
+    p.add_argument("--report", choices=["table", "json", "markdown", "none"], default="table",
+                   help="the report on standard output after the build: a table (default), "
+                        "JSON (docs/report.md), Markdown for a CI job summary, or none")
+    p.add_argument("--report-file", metavar="PATH", default=None,
+                   help="also write the JSON report to PATH (atomically), whatever --report is")
     p.add_argument("--builder", choices=["auto", "buildkit", "classic"], default="auto",
                    help="BuildKit, the classic builder, or auto: BuildKit when the daemon "
                         "offers it (default)")
@@ -228,31 +234,55 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.engine.daemon import connect, pick_backend
     from bakery.engine.runner import Runner, RunOptions
     from bakery.loading import DockerfileCache
-    from bakery.report.progress import PlainProgress
-    from bakery.report.summary import render_report
+    from bakery.report.facts import gather_facts
+    from bakery.report.formats import render_markdown, report_json, write_json_atomic
+    from bakery.report.progress import make_progress
+    from bakery.report.summary import render_failures, render_report
 
+    report_file = Path(args.report_file) if args.report_file else None
+    if report_file is not None and not report_file.parent.is_dir():
+        # Found before building, so that a release script does not lose its report.
+        raise ConfigError(f"no folder {str(report_file.parent)!r} for the report file",
+                          where="--report-file", hint="create the folder first")
     project = _project(args)
     names = project.select(args.names)
     plan = make_plan(project.targets, names, DockerfileCache().graph)
     client = connect()
     backend = pick_backend(client, args.builder)
     jobs = args.jobs or int(client.info().get("NCPU") or 2)
-    progress = PlainProgress(plan, sys.stderr, quiet=args.progress == "quiet")
-    runner = Runner(plan, backend, client,
-                    RunOptions(jobs=jobs, keep_going=args.keep_going, no_cache=args.no_cache,
-                               pull=args.pull),
-                    progress)
-    result = trio.run(lambda: runner.run(handle_sigint=True))
-    sizes = {}
-    for name, target in result.targets.items():
-        if target.image_id:
-            sizes[name] = int(client.inspect_image(target.image_id).get("Size") or 0)
-    console = Console(file=out, highlight=False)
-    console.print()
-    render_report(console, plan, result, sizes)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if result.ok else EXIT_FAILED
+    progress = make_progress(args.progress, plan, sys.stderr)
+    with progress:
+        runner = Runner(plan, backend, client,
+                        RunOptions(jobs=jobs, keep_going=args.keep_going,
+                                   no_cache=args.no_cache, pull=args.pull),
+                        progress)
+        result = trio.run(lambda: runner.run(handle_sigint=True))
+    code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
+    facts = gather_facts(client, plan, result)
+    doc = report_json(plan, result, facts)
+    if report_file is not None:
+        try:
+            write_json_atomic(report_file, doc)
+        except OSError as error:
+            report_error(BakeryError(f"cannot write the report: {error.strerror or error}",
+                                     where=str(report_file)), sys.stderr)
+            code = code or EXIT_FAILED
+    # Not a terminal (a CI log, a file): wide enough that tags stay on one line.
+    width = None if out.isatty() or "COLUMNS" in os.environ else 120
+    if args.report == "table":
+        console = Console(file=out, highlight=False, width=width)
+        console.print()
+        render_report(console, plan, result, facts)
+        return code
+    if args.report == "json":
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+    elif args.report == "markdown":
+        out.write(render_markdown(plan, result, facts))
+    out.flush()
+    # Errors stay on standard error, last, whatever the report's form.
+    render_failures(Console(file=sys.stderr, highlight=False), plan, result)
+    return code
 
 
 def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:

@@ -756,6 +756,17 @@ def _first_from(node: Node) -> int:
                 if ins.keyword == "from")
 
 
+def _all_steps_done(steps: Mapping[str, list[Any]]) -> bool:
+    """Every step of a stage finished: the last one (``[base 4/4] ...``) among them."""
+    if not steps or any(end is None for _, end, _ in steps.values()):
+        return False
+    for name in steps:
+        match = re.match(r"^\[(?:\S+ )?(\d+)/(\d+)\]", name)
+        if match and match.group(1) == match.group(2):
+            return True
+    return False
+
+
 _STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) )?\d+/\d+\]")
 
 
@@ -850,7 +861,7 @@ class _StageTracker:
             if owner is not None and owner is not self and not owner.ended:
                 continue
             steps = list(self.steps.get(node_id, {}).values())
-            if steps and all(e is not None for _, e, _ in steps):
+            if _all_steps_done(self.steps.get(node_id, {})):
                 status = Status.CACHED if all(c for _, _, c in steps) else Status.BUILT
                 start = min(st for st, _, _ in steps)
                 end = max(e for _, e, _ in steps)
@@ -874,8 +885,18 @@ class _StageTracker:
         state = self.runner._state
         reason = "interrupted" if state.interrupted else (
             f"stopped after {self.runner._label(state.first_failure)} failed")
-        for node_id in self.steps:
-            if node_id not in state.results:
+        for node_id, steps in self.steps.items():
+            if node_id in state.results:
+                continue
+            done = list(steps.values())
+            if _all_steps_done(steps):
+                # Its steps had all finished before the stop: it was built.
+                status = Status.CACHED if all(c for _, _, c in done) else Status.BUILT
+                end = max(e for _, e, _ in done)
+                state.results[node_id] = NodeResult(node_id, status,
+                                                    min(st for st, _, _ in done), end)
+                self.runner.emit(NodeFinished(node_id, status, end))
+            else:
                 start = self.runner._started.get(node_id, now)
                 state.results[node_id] = NodeResult(node_id, Status.CANCELLED, start, now,
                                                     reason=reason)

@@ -142,18 +142,25 @@ def remove_images(client: docker.DockerClient, *refs: str) -> None:
 def cleanup_images(client: docker.DockerClient, prefix: str) -> Iterator[None]:
     """Remove, afterwards, the tags starting with ``prefix`` and every image that
     appeared meanwhile (bakery's stage images among them), and nothing else."""
-    before = {i.id for i in client.images.list(all=True)}
+    def image_ids() -> dict[str, list[str]]:
+        # The low-level list: no inspect per image, so an image that someone else
+        # removes meanwhile cannot make the listing fail.
+        return {i["Id"]: [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
+                for i in client.api.images(all=True)}
+
+    before = set(image_ids())
     try:
         yield
     finally:
-        for image in client.images.list(all=True):
-            if image.id in before:
-                for tag in image.tags:
+        for image_id, tags in image_ids().items():
+            if image_id in before:
+                for tag in tags:
                     if tag.startswith(prefix):
                         remove_images(client, tag)
         # Newest first, so children go before the parents they hold.
-        new = [i for i in client.images.list(all=True) if i.id not in before]
-        for image in sorted(new, key=lambda i: i.attrs.get("Created", ""), reverse=True):
-            for tag in image.tags:
-                remove_images(client, tag)
-            remove_images(client, image.id)
+        new = [i for i in client.api.images(all=True) if i["Id"] not in before]
+        for image in sorted(new, key=lambda i: i.get("Created", 0), reverse=True):
+            for tag in image.get("RepoTags") or []:
+                if tag != "<none>:<none>":
+                    remove_images(client, tag)
+            remove_images(client, image["Id"])
