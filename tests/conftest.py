@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,22 @@ def busybox_image(docker_client: object) -> str:
 def unique_name() -> str:
     """A short name no other test or user uses, for tags and repositories."""
     return f"bakery-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def client(docker_client: docker.DockerClient, busybox_image: str) -> docker.DockerClient:
+    """The daemon's client, with the busybox base image made."""
+    return docker_client
+
+
+@pytest.fixture
+def prefix(client: docker.DockerClient) -> Iterator[str]:
+    """A unique tag prefix; every image made during the test is removed after it."""
+    from tests.engine.dockerutil import cleanup_images
+
+    name = f"bakery-test-{uuid.uuid4().hex[:8]}"
+    with cleanup_images(client, name):
+        yield name
 
 
 # The conformance suites, by test function: how many cases of each kind ran.

@@ -129,9 +129,10 @@ def containers(client: docker.DockerClient, marker: str) -> set[str]:
 
 
 def remove_images(client: docker.DockerClient, *refs: str) -> None:
+    """Remove tags (an image with other tags keeps them) or untagged images by ID."""
     for ref in refs:
         try:
-            client.images.remove(ref, force=True)
+            client.images.remove(ref, force=ref.startswith("sha256:"))
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError:
@@ -140,27 +141,33 @@ def remove_images(client: docker.DockerClient, *refs: str) -> None:
 
 @contextmanager
 def cleanup_images(client: docker.DockerClient, prefix: str) -> Iterator[None]:
-    """Remove, afterwards, the tags starting with ``prefix`` and every image that
-    appeared meanwhile (bakery's stage images among them), and nothing else."""
-    def image_ids() -> dict[str, list[str]]:
-        # The low-level list: no inspect per image, so an image that someone else
-        # removes meanwhile cannot make the listing fail.
-        return {i["Id"]: [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
-                for i in client.api.images(all=True)}
-
-    before = set(image_ids())
+    """Give bakery a stage repository of the test's own (``PREFIX-stages``), then
+    remove every tag whose name starts with ``prefix`` and the test's untagged stage
+    images, and the untagged leftovers of builds that failed during the test:
+    what the test made. (Only a build of someone else's failing at the same
+    moment could lose its leftover too.)"""
+    repo = f"{prefix}-stages"
+    dangling_before = {i["Id"] for i in client.api.images(filters={"dangling": True})}
+    saved = os.environ.get("BAKERY_STAGE_REPO")
+    os.environ["BAKERY_STAGE_REPO"] = repo
     try:
         yield
     finally:
-        for image_id, tags in image_ids().items():
-            if image_id in before:
-                for tag in tags:
-                    if tag.startswith(prefix):
-                        remove_images(client, tag)
-        # Newest first, so children go before the parents they hold.
-        new = [i for i in client.api.images(all=True) if i["Id"] not in before]
-        for image in sorted(new, key=lambda i: i.get("Created", 0), reverse=True):
+        if saved is None:
+            del os.environ["BAKERY_STAGE_REPO"]
+        else:
+            os.environ["BAKERY_STAGE_REPO"] = saved
+        # Removing a tag also removes the untagged parents only it held (the
+        # classic builder's per-step images).
+        for image in client.api.images():
             for tag in image.get("RepoTags") or []:
-                if tag != "<none>:<none>":
+                if tag.rpartition("/")[2].startswith(prefix):  # registry/prefix-x:tag too
                     remove_images(client, tag)
-            remove_images(client, image["Id"])
+        for image in client.api.images(filters={"dangling": True,
+                                                "label": f"dev.bakery.repo={repo}"}):
+            remove_images(client, str(image["Id"]))
+        # What a failed or stopped classic build leaves: its last step's image,
+        # untagged. Those that appeared during the test are the test's.
+        for image in client.api.images(filters={"dangling": True}):
+            if image["Id"] not in dangling_before:
+                remove_images(client, str(image["Id"]))

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -21,7 +20,6 @@ import pytest
 
 from tests.engine.dockerutil import (
     bakery,
-    cleanup_images,
     containers,
     image_config,
     image_files,
@@ -31,19 +29,6 @@ from tests.engine.dockerutil import (
 
 pytestmark = pytest.mark.docker
 BUILDERS = ["classic", "buildkit"]
-
-
-@pytest.fixture
-def client(docker_client: docker.DockerClient, busybox_image: str) -> docker.DockerClient:
-    return docker_client
-
-
-@pytest.fixture
-def prefix(client: docker.DockerClient) -> Iterator[str]:
-    """A unique tag prefix; every image made during the test is removed after it."""
-    name = f"bakery-test-{uuid.uuid4().hex[:8]}"
-    with cleanup_images(client, name):
-        yield name
 
 
 SHARED = """\

@@ -10,32 +10,10 @@ from bakery.core.plan import Plan, make_plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.events import NodeResult, RunResult, Status, TargetResult
 from bakery.report.summary import Facts, ImageFacts
-from tests.core.test_plan import planner, project
+from tests.core.test_plan import SEED, planner, project
 
-DOCKERFILE = """\
-FROM golang:1.21-alpine AS base
-WORKDIR /src
-COPY go.mod go.sum .
-RUN go mod download
-COPY . .
-
-FROM base AS build-client
-RUN go build -o /bin/client ./cmd/client
-
-FROM base AS build-server
-RUN go build -o /bin/server ./cmd/server
-
-FROM scratch AS client
-COPY --from=build-client /bin/client /bin/
-ENTRYPOINT [ "/bin/client" ]
-
-FROM scratch AS server
-COPY --from=build-server /bin/server /bin/
-ENTRYPOINT [ "/bin/server" ]
-
-FROM scratch AS docs
-COPY README.md /
-"""
+# The walkthrough's Dockerfile, with a docs stage in place of the unused one.
+DOCKERFILE = SEED.split("FROM base AS unused")[0] + "FROM scratch AS docs\nCOPY README.md /\n"
 
 BAKE_TOML = """\
 [target.client]
