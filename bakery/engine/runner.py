@@ -849,27 +849,32 @@ class _StageTracker:
                 image_id=image_id if node_id == self.nodes[-1] else None)
             self.runner.emit(NodeFinished(node_id, status, end))
 
+    def _close(self, node_id: str, status: Status, reason: str) -> None:
+        """Record a stage of a build that ended early: built (or cached) when every
+        one of its steps had finished, else ``status`` with ``reason``."""
+        now = trio.current_time()
+        steps = self.steps.get(node_id, {})
+        done = list(steps.values())
+        start: float | None = None
+        why: str | None = reason
+        if _all_steps_done(steps):
+            status = Status.CACHED if all(c for _, _, c in done) else Status.BUILT
+            start, now, why = min(st for st, _, _ in done), max(e for _, e, _ in done), None
+        elif status is Status.CANCELLED:
+            start = self.runner._started.get(node_id, now)
+        self.runner._state.results[node_id] = NodeResult(
+            node_id, status, start, now if start is not None else None, reason=why)
+        self.runner.emit(NodeFinished(node_id, status, now, reason=why))
+
     def settle(self, reason: str) -> None:
         """After a failure: stages whose steps all finished here were built; stages
         another running build owns are left to it; the rest did not start."""
-        now = trio.current_time()
-        state = self.runner._state
         for node_id in self.nodes:
-            if node_id in state.results:
-                continue
             owner = self.runner._owners.get(node_id)
-            if owner is not None and owner is not self and not owner.ended:
+            if node_id in self.runner._state.results or (
+                    owner is not None and owner is not self and not owner.ended):
                 continue
-            steps = list(self.steps.get(node_id, {}).values())
-            if _all_steps_done(self.steps.get(node_id, {})):
-                status = Status.CACHED if all(c for _, _, c in steps) else Status.BUILT
-                start = min(st for st, _, _ in steps)
-                end = max(e for _, e, _ in steps)
-                state.results[node_id] = NodeResult(node_id, status, start, end)
-                self.runner.emit(NodeFinished(node_id, status, end))
-            else:
-                state.results[node_id] = NodeResult(node_id, Status.NOT_STARTED, reason=reason)
-                self.runner.emit(NodeFinished(node_id, Status.NOT_STARTED, now, reason=reason))
+            self._close(node_id, Status.NOT_STARTED, reason)
 
     def fail(self, node_id: str, error: BuildFailed) -> None:
         self.ended = True
@@ -880,24 +885,11 @@ class _StageTracker:
         self.runner.emit(NodeFinished(node_id, Status.FAILED, now, error=error))
 
     def cancel(self) -> None:
+        """The build was stopped: the stages it had running are cancelled."""
         self.ended = True
-        now = trio.current_time()
         state = self.runner._state
         reason = "interrupted" if state.interrupted else (
             f"stopped after {self.runner._label(state.first_failure)} failed")
-        for node_id, steps in self.steps.items():
-            if node_id in state.results:
-                continue
-            done = list(steps.values())
-            if _all_steps_done(steps):
-                # Its steps had all finished before the stop: it was built.
-                status = Status.CACHED if all(c for _, _, c in done) else Status.BUILT
-                end = max(e for _, e, _ in done)
-                state.results[node_id] = NodeResult(node_id, status,
-                                                    min(st for st, _, _ in done), end)
-                self.runner.emit(NodeFinished(node_id, status, end))
-            else:
-                start = self.runner._started.get(node_id, now)
-                state.results[node_id] = NodeResult(node_id, Status.CANCELLED, start, now,
-                                                    reason=reason)
-                self.runner.emit(NodeFinished(node_id, Status.CANCELLED, now, reason=reason))
+        for node_id in self.steps:
+            if node_id not in state.results:
+                self._close(node_id, Status.CANCELLED, reason)
