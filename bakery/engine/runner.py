@@ -22,7 +22,7 @@ import signal
 import tarfile
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -340,23 +340,27 @@ class Runner:
                 refs[src] = stage_tag(node.sources[src.stage])
             elif src.kind is SourceKind.CONTEXT:
                 refs[src] = await self._context_ref(node, src.ref)
-        emitted = emit_stage(node.graph, node.stage, refs)
-        context, dockerfile_name = await self._context_tar(node, emitted)
-        args = {k: v for k, v in node.target.args.items()
-                if k in node.stage.arg_names or k in node.graph.meta_arg_names
-                or k in PROXY_ARGS}
-        # Children inherit labels: each build sets its own role again.
+        # Children inherit labels: each build sets its own role again. One LABEL
+        # line at the end, not the labels parameter: the classic builder turns
+        # that into one committed step per label, each costing a container.
         labels = {NODE_LABEL: node.id, ROLE_LABEL: "image" if node.final_for else "stage",
                   REPO_LABEL: STAGE_REPO}
         for name in node.final_for:
             labels.update(self.plan.targets[name].target.labels if name in self.plan.targets
                           else {})
+        emitted = emit_stage(node.graph, node.stage, refs)
+        label_line = _label_line(labels, node.graph.dockerfile.escape)
+        emitted = replace(emitted, text=f"{emitted.text}{label_line}\n",
+                          lines=(*emitted.lines, 0))
+        context, dockerfile_name = await self._context_tar(node, emitted)
+        args = {k: v for k, v in node.target.args.items()
+                if k in node.stage.arg_names or k in node.graph.meta_arg_names
+                or k in PROXY_ARGS}
         spec = BuildSpec(
             context=context,
             tag=stage_tag(node.id),
             dockerfile=dockerfile_name,
             build_args=args,
-            labels=labels,
             platform=node.platform,
             network=node.target.network,
             extra_hosts=_hosts(node.target.extra_hosts),
@@ -601,6 +605,14 @@ class Runner:
         if not hasattr(self, "_io"):
             self._io = trio.CapacityLimiter(8)
         return self._io
+
+
+def _label_line(labels: Mapping[str, str], escape: str = "\\") -> str:
+    """``LABEL "k"="v" ...``, quoted so that no value is expanded or split."""
+    def quote(text: str) -> str:
+        body = "".join(escape + c if c in ('"', "$", escape) else c for c in text)
+        return f'"{body}"'
+    return "LABEL " + " ".join(f"{quote(k)}={quote(v)}" for k, v in labels.items())
 
 
 def _output_dest(output: str) -> str:
