@@ -179,9 +179,20 @@ def main() -> None:
     for key, label in names.items():
         rows.append(f"| {label} | {med[key]:.2f} s | {med['a'] / med[key]:.2f}x faster | "
                     f"{(med[key] / med['b'] - 1) * 100:+.0f}% |")
-    rows += ["", "Aim: within 10% of (b), and at least 1.5x faster than (a), with either "
-             "backend. Raw runs (s): " + "; ".join(
-                 f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in runs.items())]
+    ceiling = med["a"] / med["b"]
+    rows += [
+        "",
+        ("Aim: within 10% of (b), and at least 1.5x faster than (a), with either backend. "
+        f"On this fixture (b) itself is {ceiling:.2f}x faster than (a): the sleeps alone "
+        f"give (a) {3 * args.sleep:g} s against {2 * args.sleep:g} s, a ceiling of 1.5x "
+        "before any overhead. The classic builder commits a container for every "
+        "instruction (0.3-0.5 s each here), so a classic build cannot come near "
+        "BuildKit's times; bakery's classic figure is its own critical path of per-stage "
+        "builds. bakery's start-up (Python, the docker SDK, trio) is part of its time."),
+        "",
+        "Raw runs (s): " + "; ".join(
+            f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in runs.items()),
+    ]
     text = "\n".join(rows)
     print(text)
     write_section("Cold build of the walkthrough (benchmarks/seed_cold.py)", text)
