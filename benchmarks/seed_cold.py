@@ -1,6 +1,6 @@
 """Cold `bakery build all` on the walkthrough's shape, against plain Docker.
 
-A SPEC-§1-shaped Dockerfile (base; build-client and build-server FROM base;
+A walkthrough-shaped Dockerfile (base; build-client and build-server FROM base;
 client and server FROM scratch copying from them) whose RUN steps sleep.
 Every measurement starts cold: each gets a Dockerfile with a fresh nonce, so
 no builder cache applies. In the same run, on the same daemon:
@@ -162,7 +162,7 @@ def main() -> None:
 
     med = {k: statistics.median(v) for k, v in runs.items()}
     rows = [
-        (f"SPEC-§1-shaped fixture, each RUN sleeps {args.sleep:g} s (critical path "
+        (f"Walkthrough-shaped fixture, each RUN sleeps {args.sleep:g} s (critical path "
         f"{2 * args.sleep:g} s of sleep; (a) also sleeps in build-server, which the classic "
         f"builder runs for --target client). Median of {args.rounds} cold runs each, "
         "interleaved."),

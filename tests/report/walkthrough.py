@@ -1,4 +1,4 @@
-"""The walkthrough of SPEC §1 in miniature, on the busybox image: a shared
+"""The walkthrough (a base shared by two targets) in miniature, on the busybox image: a shared
 ``base``, ``build-client`` and ``build-server`` side by side, and two small
 final images. Its RUN steps sleep, so that a live view has something to show.
 docs/report.md shows this project's live view and report."""
