@@ -108,6 +108,31 @@ def build_parser() -> argparse.ArgumentParser:
                                    "dev.bakery.role=stage), and nothing else. Targets' images "
                                    "and their tags are kept.")
 
+    p = sub.add_parser("init", help="write a bake.toml with one target per final stage",
+                       description="Write bake.toml (or the -f file) with one target per final "
+                                   "stage of DOCKERFILE (a stage no other stage reads from), "
+                                   "tagged NAME:latest, and a default group. When the file "
+                                   "exists, add only the targets it lacks, keeping its "
+                                   "comments and layout.")
+    p.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE",
+                   help="the Dockerfile to read (default: Dockerfile)")
+    p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+                   help="the bake file to write (default: bake.toml)")
+
+    p = sub.add_parser("var", help="change variables in the bake file",
+                       description="Change the bake file's variables in place, keeping its "
+                                   "comments and layout.")
+    var = p.add_subparsers(dest="var_command", metavar="ACTION", parser_class=_Parser,
+                           help="set: change one variable",
+                           required=True)
+    q = var.add_parser("set", help="set NAME to VALUE in [variables]",
+                       description="Set NAME to VALUE in the [variables] table of the bake "
+                                   "file (added when missing), keeping comments and layout.")
+    q.add_argument("name", metavar="NAME", help="the variable")
+    q.add_argument("value", metavar="VALUE", help="its new value")
+    q.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+                   help="the bake file to change (default: bake.toml)")
+
     p = sub.add_parser("list", help="targets and groups with their descriptions",
                        description="List every target and group of the bake files.")
     _common(p)
@@ -298,5 +323,46 @@ def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    from bakery.core.dockerfile import parse_dockerfile
+    from bakery.core.edit import init_text
+    from bakery.core.stages import Platform, read_stages
+    from bakery.loading import host_platform_name, write_text_atomically
+
+    dockerfile = Path(args.dockerfile)
+    try:
+        text = dockerfile.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read {args.dockerfile}: {err.strerror}",
+                          where=args.dockerfile, hint="name the Dockerfile to read") from None
+    graph = read_stages(parse_dockerfile(text, name=args.dockerfile),
+                        platform=Platform(build=host_platform_name()))
+    target = Path(args.files[-1] if args.files else "bake.toml")
+    existing = target.read_text(encoding="utf-8") if target.exists() else None
+    new, added = init_text(existing, graph, dockerfile=args.dockerfile,
+                           project=Path.cwd().name, where=str(target))
+    if added:
+        write_text_atomically(target, new)
+    verb = "wrote" if existing is None else "updated"
+    names = ", ".join(added) if added else "none: every final stage has a target"
+    out.write(f"{verb if added else 'kept'} {target}: targets added: {names}\n")
+    return EXIT_OK
+
+
+def _cmd_var(args: argparse.Namespace, out: TextIO) -> int:
+    from bakery.core.edit import set_variable
+    from bakery.loading import write_text_atomically
+
+    target = Path(args.files[-1] if args.files else "bake.toml")
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no {target} here", where=str(target),
+                          hint="write one with `bakery init`, or name it with -f") from None
+    write_text_atomically(target, set_variable(text, args.name, args.value, where=str(target)))
+    out.write(f"{target}: {args.name} = {args.value!r}\n")
+    return EXIT_OK
+
+
 _COMMANDS = {"build": _cmd_build, "plan": _cmd_plan, "print": _cmd_print, "list": _cmd_list,
-             "prune": _cmd_prune}
+             "prune": _cmd_prune, "init": _cmd_init, "var": _cmd_var}

@@ -141,3 +141,10 @@ class DockerfileCache:
                     err.where = f"target.{target.name}"
                 raise
         return self._graphs[key]
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` all at once: a crash leaves the old file or the new."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

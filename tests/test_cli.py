@@ -144,7 +144,7 @@ def test_broken_dockerfile_names_file_and_line(project: Path) -> None:
     assert 'did you mean "RUN"?' in err or "did you mean" in err
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune"])
+@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune", "init", "var"])
 def test_every_command_has_complete_help(command: str) -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
@@ -155,7 +155,7 @@ def test_every_command_has_complete_help(command: str) -> None:
             pytest.fail(f"{command}: option {action.option_strings or action.dest} has no help")
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune"])
+@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune", "init", "var"])
 def test_cli_reference_documents_every_option(command: str) -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
     assert f"## `bakery {command}" in doc
@@ -165,3 +165,47 @@ def test_cli_reference_documents_every_option(command: str) -> None:
         for flag in action.option_strings:
             if flag not in ("-h", "--help"):
                 assert f"`{flag}" in doc, f"docs/cli.md does not document {command} {flag}"
+
+
+def test_var_set_changes_the_file_in_place(project: Path) -> None:
+    code, out, err = run(project, "var", "set", "VERSION", "2.0.0")
+    assert code == 0, err
+    text = (project / "bake.toml").read_text()
+    assert text == TOML.replace('VERSION = "dev"', 'VERSION = "2.0.0"')
+    code, out, _ = run(project, "print", "server")
+    assert json.loads(out)["target"]["server"]["tags"] == ["buildme-server:2.0.0"]
+
+
+def test_var_set_without_a_bake_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(tmp_path, "var", "set", "A", "1")
+    assert code == 2
+    assert err.startswith("error: bake.toml: no bake.toml here")
+
+
+def test_init_writes_then_completes_a_bake_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Dockerfile").write_text(SEED)
+    code, out, err = run(tmp_path, "init")
+    assert code == 0, err
+    assert "targets added: client, server, lint" in out
+    code, out, _ = run(tmp_path, "list")
+    assert out.split("groups:")[0].split() == ["targets:", "client", "server", "lint"]
+    # Hand edits survive a second init, which finds nothing to add.
+    path = tmp_path / "bake.toml"
+    path.write_text(path.read_text().replace('tags = ["lint:latest"]',
+                                             'tags = ["lint:latest"]  # mine'))
+    before = path.read_text()
+    code, out, _ = run(tmp_path, "init")
+    assert code == 0
+    assert "targets added: none" in out
+    assert path.read_text() == before
+
+
+def test_init_of_a_missing_dockerfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(tmp_path, "init", "nope.Dockerfile")
+    assert code == 2
+    assert err.startswith("error: nope.Dockerfile: cannot read nope.Dockerfile")

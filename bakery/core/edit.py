@@ -1,0 +1,115 @@
+"""Editing bake files in place: ``bakery var set`` and ``bakery init``.
+
+Text in, text out, through tomlkit, so that comments, order and layout of
+what is already there are kept. Pure: the CLI reads and writes the files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import tomlkit
+import tomlkit.exceptions
+import tomlkit.items
+from tomlkit.items import Table
+
+from bakery.core.errors import ConfigError
+from bakery.core.stages import StageGraph
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TARGET = re.compile(r"[^a-z0-9_.-]+")
+
+
+def _parse(text: str, where: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as err:
+        raise ConfigError(f"invalid TOML: {err}", where=f"{where}:{err.line}",
+                          hint="fix the file first; bakery edits only valid files") from None
+
+
+def set_variable(text: str, name: str, value: str, *, where: str = "bake.toml") -> str:
+    """``text`` with ``[variables] NAME = "VALUE"`` set, everything else kept."""
+    if not _NAME.match(name):
+        raise ConfigError(f'"{name}" is not a variable name', where=where,
+                          hint="a name has letters, digits and _, and does not start "
+                               "with a digit")
+    doc = _parse(text, where)
+    variables = doc.get("variables")
+    if variables is None:
+        table = tomlkit.table()
+        table.add(name, value)
+        # [variables] goes first, where readers look for it.
+        items = list(doc.items())
+        for key, _ in items:
+            doc.remove(key)
+        doc.add("variables", table)
+        for key, item in items:
+            doc.add(key, item)
+    elif not isinstance(variables, Table):
+        raise ConfigError('"variables" is not a table', where=where,
+                          hint="write it as [variables]")
+    elif name in variables:
+        old = variables.item(name)
+        new = tomlkit.item(value)
+        if not isinstance(old, tomlkit.items.Item):
+            raise ConfigError(f'"variables.{name}" is a table, not a value', where=where)
+        new.trivia.comment = old.trivia.comment
+        new.trivia.comment_ws = old.trivia.comment_ws
+        new.trivia.trail = old.trivia.trail
+        variables[name] = new
+    else:
+        variables.add(name, value)
+    return tomlkit.dumps(doc)
+
+
+def final_stages(graph: StageGraph) -> list[int]:
+    """The stages no other stage reads from: the images a Dockerfile makes."""
+    read = {i for s in graph.stages for i in s.needs}
+    return [s.index for s in graph.stages if s.index not in read]
+
+
+def init_text(
+    existing: str | None,
+    graph: StageGraph,
+    *,
+    dockerfile: str = "Dockerfile",
+    project: str = "app",
+    where: str = "bake.toml",
+) -> tuple[str, Sequence[str]]:
+    """A bake file with one target per final stage of ``graph``: a new file, or
+    ``existing`` with the targets it lacks added (its comments kept). Returns
+    the text and the names of the targets added."""
+    doc = _parse(existing, where) if existing is not None else tomlkit.document()
+    if existing is None:
+        doc.add(tomlkit.comment("bakery build file: `bakery list`, `bakery plan`, "
+                                "`bakery build`. See docs/bake-toml.md."))
+        doc.add(tomlkit.nl())
+    targets = doc.get("target")
+    if targets is None:
+        targets = tomlkit.table(is_super_table=True)
+        doc.add("target", targets)
+    added: list[str] = []
+    for index in final_stages(graph):
+        stage = graph.stages[index]
+        name = _TARGET.sub("-", (stage.written_name or project).lower()).strip("-") or "app"
+        if name in targets:
+            continue
+        table = tomlkit.table()
+        if dockerfile != "Dockerfile":
+            table.add("dockerfile", dockerfile)
+        if stage.written_name is not None:
+            table.add("target", stage.written_name)
+        elif index != len(graph.stages) - 1:
+            table.add("target", str(index))
+        table.add("tags", [f"{name}:latest"])
+        targets.add(name, table)
+        added.append(name)
+    if existing is None and added:
+        group = tomlkit.table()
+        group.add("targets", added)
+        groups = tomlkit.table(is_super_table=True)
+        groups.add("default", group)
+        doc.add("group", groups)
+    return tomlkit.dumps(doc), added
