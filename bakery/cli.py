@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from bakery import __version__
 from bakery.core.errors import BakeryError, ConfigError
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="rebuild every stage from scratch")
     p.add_argument("--pull", action="store_true",
                    help="pull every external base image before building")
+    p.add_argument("--push", action="store_true",
+                   help="after every requested target has built, push all their tags at "
+                        "once; a failed build pushes nothing")
     p.add_argument("--keep-going", action="store_true",
                    help="after a failure, let independent targets finish")
     p.add_argument("--progress", choices=["auto", "tty", "plain", "quiet"], default="auto",
@@ -100,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--set applied.")
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="targets or groups (default: `default` if defined, else `all`)")
+    _common(p)
+
+    p = sub.add_parser("push", help="push every tag of already-built targets, concurrently",
+                       description="Push every tag of the named targets and groups, all at "
+                                   "once, and print the digest each got. The targets must be "
+                                   "built (their tags on the daemon); a target without tags is "
+                                   "skipped with a warning.")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="targets or groups (default: `default` if defined, else `all`)")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=4, metavar="N",
+                   help="pushes at once (default: 4)")
     _common(p)
 
     p = sub.add_parser("prune", help="remove bakery's intermediate stage images",
@@ -284,6 +298,8 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         result = trio.run(lambda: runner.run(handle_sigint=True))
     code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
     facts = gather_facts(client, plan, result)
+    if args.push:
+        code, facts = _push_after_build(client, plan, result, facts, code)
     doc = report_json(plan, result, facts)
     if report_file is not None:
         try:
@@ -308,6 +324,68 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     # Errors stay on standard error, last, whatever the report's form.
     render_failures(Console(file=sys.stderr, highlight=False), plan, result)
     return code
+
+
+def _push_tags(names: Sequence[str], targets: Any, err: TextIO) -> dict[str, list[str]]:
+    """The tags to push, by target; a target without tags gets a warning."""
+    tags: dict[str, list[str]] = {}
+    for name in names:
+        if targets[name].tags:
+            tags[name] = list(targets[name].tags)
+        else:
+            err.write(f"warning: target {name} has no tags: nothing to push\n")
+    return tags
+
+
+def _cmd_push(args: argparse.Namespace, out: TextIO) -> int:
+    import trio
+
+    from bakery.engine.daemon import connect
+    from bakery.engine.push import PushFailed, missing_images, push_all
+
+    project = _project(args)
+    tags = _push_tags(project.select(args.names), project.targets, sys.stderr)
+    client = connect()
+    missing = missing_images(client, tags)
+    if missing:
+        target, tag = missing[0]
+        raise PushFailed(f"target {target} is not built: no image tagged {tag}",
+                         where=f"target.{target}", hint="run `bakery build` first, "
+                         "or `bakery build --push` to build and push")
+    outcomes = trio.run(lambda: push_all(client, tags, jobs=args.jobs))
+    failed = [o for o in outcomes if o.error]
+    for o in outcomes:
+        if o.digest:
+            out.write(f"pushed {o.tag} {o.digest}\n")
+    for o in failed:
+        report_error(PushFailed(o.error or "", where=f"target.{o.target}"), sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
+                      code: int) -> tuple[int, Any]:
+    """``build --push``: only when every requested target built, push them all."""
+    import dataclasses
+
+    import trio
+
+    from bakery.engine.push import push_all
+    from bakery.report.summary import Pushed
+
+    if code != EXIT_OK:
+        sys.stderr.write("not pushing: not every target built\n")
+        return code, facts
+    requested = [name for name, t in plan.targets.items() if t.requested]
+    tags = _push_tags(requested, {n: plan.targets[n].target for n in requested}, sys.stderr)
+    outcomes = trio.run(lambda: push_all(client, tags))
+    pushed: dict[str, tuple[Pushed, ...]] = {}
+    for o in outcomes:
+        if o.digest:
+            pushed[o.target] = (*pushed.get(o.target, ()), Pushed(o.tag, o.digest))
+        else:
+            report_error(BakeryError(o.error or "", where=f"target.{o.target}"), sys.stderr)
+            code = EXIT_FAILED
+    return code, dataclasses.replace(facts, pushed=pushed)
 
 
 def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
@@ -365,4 +443,4 @@ def _cmd_var(args: argparse.Namespace, out: TextIO) -> int:
 
 
 _COMMANDS = {"build": _cmd_build, "plan": _cmd_plan, "print": _cmd_print, "list": _cmd_list,
-             "prune": _cmd_prune, "init": _cmd_init, "var": _cmd_var}
+             "prune": _cmd_prune, "push": _cmd_push, "init": _cmd_init, "var": _cmd_var}

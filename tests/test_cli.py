@@ -105,6 +105,8 @@ def test_list(project: Path) -> None:
     assert "default" in out
 
 
+COMMANDS = ["build", "plan", "print", "list", "push", "prune", "init", "var"]
+
 ERRORS = {
     "unknown-target": (["plan", "clinet"], ('unknown target or group "clinet"; '
                        'did you mean "client"?')),
@@ -144,7 +146,7 @@ def test_broken_dockerfile_names_file_and_line(project: Path) -> None:
     assert 'did you mean "RUN"?' in err or "did you mean" in err
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune", "init", "var"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_complete_help(command: str) -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
@@ -155,7 +157,7 @@ def test_every_command_has_complete_help(command: str) -> None:
             pytest.fail(f"{command}: option {action.option_strings or action.dest} has no help")
 
 
-@pytest.mark.parametrize("command", ["build", "plan", "print", "list", "prune", "init", "var"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_cli_reference_documents_every_option(command: str) -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
     assert f"## `bakery {command}" in doc

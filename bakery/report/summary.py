@@ -342,6 +342,9 @@ def render_summary(console: Console, summary: Summary) -> None:
                           f"parallelism {summary.parallelism:.2f}")
     facts.add_row("critical path", critical_text(summary))
     facts.add_row("builder", summary.backend or "-")
+    for row in summary.targets:
+        for push in row.pushed:
+            facts.add_row("pushed", f"{push.tag} {push.digest}")
     console.print(facts)
 
 
