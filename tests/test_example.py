@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -23,12 +24,17 @@ def test_example_builds_two_small_images_that_talk(docker_client: docker.DockerC
     with cleanup_images(docker_client, prefix):
         run = bakery(EXAMPLE, "build", "all", "--var", f"GO_IMAGE={go_image}",
                      "--set", f"client.tags={prefix}-client", "--set",
-                     f"server.tags={prefix}-server", "--progress", "plain", timeout=600)
+                     f"server.tags={prefix}-server", "--progress", "plain", "--report", "json",
+                     timeout=600)
         assert run.returncode == 0, run.stdout + run.stderr
+        report = {t["name"]: t for t in json.loads(run.stdout)["targets"]}
         for name in ("client", "server"):
             size = docker_client.images.get(f"{prefix}-{name}").attrs["Size"]
+            assert report[name]["size"] == size
             assert size < 10_000_000, f"{name} is {size} bytes"
-            assert f"{prefix}-{name}" in run.stdout  # the report names each image
+        # The shared base ran once, for both.
+        shared = [n for n in json.loads(run.stdout)["nodes"] if len(n["targets"]) == 2]
+        assert [n["stage"] for n in shared] == ["base"]
         network = docker_client.networks.create(prefix, internal=True)
         server = None
         try:
