@@ -293,7 +293,8 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     with progress:
         runner = Runner(plan, backend, client,
                         RunOptions(jobs=jobs, keep_going=args.keep_going,
-                                   no_cache=args.no_cache, pull=args.pull),
+                                   no_cache=args.no_cache, pull=args.pull,
+                                   state_dir=(Path.cwd() / project.files[0]).parent / ".bakery"),
                         progress)
         result = trio.run(lambda: runner.run(handle_sigint=True))
     code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED

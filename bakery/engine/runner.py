@@ -6,7 +6,9 @@ bakery's repository (``bakery-stage:<node id>``); the stages after it start
 starts as soon as what the plan says it waits for is done. Blocking docker
 calls run in worker threads under a capacity limiter; a cancelled build closes
 its connection so that the daemon stops it. Targets are tagged only when their
-image is built. The runner never prints: it emits events.
+image is built or reused. A node whose stage key (``bakery.core.keys``) is the
+``dev.bakery.key`` label of an image on the daemon reuses that image without a
+build call. The runner never prints: it emits events.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bakery.core.config import Target
 from bakery.core.emit import EmittedDockerfile, emit_stage, emit_with_refs, instruction_at
 from bakery.core.errors import ConfigError
 from bakery.core.ignore import parse_dockerignore
+from bakery.core.keys import context_reads, node_key
 from bakery.core.plan import TARGET_PREFIX, Node, Plan
 from bakery.core.stages import PROXY_ARGS, Source, SourceKind
 from bakery.engine.backend import (
@@ -44,7 +47,7 @@ from bakery.engine.backend import (
     StepEvent,
 )
 from bakery.engine.classic import ClassicBackend
-from bakery.engine.context import ContextSnapshot
+from bakery.engine.context import DIGEST_CACHE_FILE, ContextSnapshot, DigestCache
 from bakery.engine.events import (
     Event,
     NodeFinished,
@@ -63,6 +66,7 @@ STAGE_REPO = os.environ.get("BAKERY_STAGE_REPO", "bakery-stage")
 REPO_LABEL = "dev.bakery.repo"  # on stage images: the repository above
 NODE_LABEL = "dev.bakery.node"  # the plan node an image was built for
 ROLE_LABEL = "dev.bakery.role"  # "stage": an intermediate image; "image": a target's image
+KEY_LABEL = "dev.bakery.key"  # the stage key (bakery.core.keys) of what the image was built from
 DOCKERFILE_IN_TAR = ".bakery.Dockerfile"
 DOCKER_IMAGE_PREFIX = "docker-image://"
 T = TypeVar("T")
@@ -78,6 +82,7 @@ class RunOptions:
     keep_going: bool = False
     no_cache: bool = False
     pull: bool = False  # pull every external image first (targets may ask with pull = true)
+    state_dir: Path | None = None  # the project's .bakery folder: the context digest cache
 
 
 @dataclass
@@ -113,6 +118,9 @@ class Runner:
         self._started: dict[str, float] = {}
         self._owners: dict[str, _StageTracker] = {}
         self._cached: dict[str, bool] = {}  # classic: every step of the node came from cache
+        self._keys: dict[str, str | None] = {}  # node id -> stage key (None: cannot be keyed)
+        self._reusable: dict[str, tuple[str, tuple[str, ...]]] = {}  # key -> image ID, tags
+        self._digests: DigestCache | None = None
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -121,9 +129,19 @@ class Runner:
         state = self._state
         state.done = {n: trio.Event() for n in self.plan.nodes}
         self._preflight()
+        try:
+            return await self._run(handle_sigint)
+        finally:
+            if self._digests is not None:
+                with contextlib.suppress(OSError):
+                    self._digests.save()
+
+    async def _run(self, handle_sigint: bool) -> RunResult:
+        state = self._state
         await self._thread(self._pull_images)
         previous = await self._thread(self._previous_tags)
         started = trio.current_time()
+        await self._compute_keys()
         target_results: dict[str, TargetResult] = {}
         async with trio.open_nursery() as outer:
             if handle_sigint:
@@ -181,34 +199,36 @@ class Runner:
                 self.emit(NodeFinished(node_id, Status.NOT_STARTED, trio.current_time(),
                                        reason=reason))
                 return
-            async with self._limiter:
-                start = trio.current_time()
-                self.emit(NodeStarted(node_id, start))
-                try:
-                    image_id = await self._build(self.plan.nodes[node_id])
-                except BuildFailed as err:
+            image_id = await self._reuse(node_id)
+            if image_id is None:
+                async with self._limiter:
+                    start = trio.current_time()
+                    self.emit(NodeStarted(node_id, start))
+                    try:
+                        image_id = await self._build(self.plan.nodes[node_id])
+                    except BuildFailed as err:
+                        end = trio.current_time()
+                        state.results[node_id] = NodeResult(node_id, Status.FAILED, start, end,
+                                                            error=err)
+                        self.emit(NodeFinished(node_id, Status.FAILED, end, error=err))
+                        if state.first_failure is None:
+                            state.first_failure = node_id
+                        if not self.options.keep_going:
+                            self._nursery.cancel_scope.cancel()
+                        return
+                    except trio.Cancelled:
+                        end = trio.current_time()
+                        reason = "interrupted" if state.interrupted else (
+                            f"stopped after {self._label(state.first_failure)} failed")
+                        state.results[node_id] = NodeResult(node_id, Status.CANCELLED, start, end,
+                                                            reason=reason)
+                        self.emit(NodeFinished(node_id, Status.CANCELLED, end, reason=reason))
+                        raise
                     end = trio.current_time()
-                    state.results[node_id] = NodeResult(node_id, Status.FAILED, start, end,
-                                                        error=err)
-                    self.emit(NodeFinished(node_id, Status.FAILED, end, error=err))
-                    if state.first_failure is None:
-                        state.first_failure = node_id
-                    if not self.options.keep_going:
-                        self._nursery.cancel_scope.cancel()
-                    return
-                except trio.Cancelled:
-                    end = trio.current_time()
-                    reason = "interrupted" if state.interrupted else (
-                        f"stopped after {self._label(state.first_failure)} failed")
-                    state.results[node_id] = NodeResult(node_id, Status.CANCELLED, start, end,
-                                                        reason=reason)
-                    self.emit(NodeFinished(node_id, Status.CANCELLED, end, reason=reason))
-                    raise
-                end = trio.current_time()
-                status = Status.CACHED if self._cached.get(node_id) else Status.BUILT
-                state.results[node_id] = NodeResult(node_id, status, start, end,
-                                                    image_id=image_id)
-                self.emit(NodeFinished(node_id, status, end, image_id=image_id))
+                    status = Status.CACHED if self._cached.get(node_id) else Status.BUILT
+                    state.results[node_id] = NodeResult(node_id, status, start, end,
+                                                        image_id=image_id)
+                    self.emit(NodeFinished(node_id, status, end, image_id=image_id))
             node = self.plan.nodes[node_id]
             for name in node.final_for:
                 if name in self.plan.targets:
@@ -244,8 +264,10 @@ class Runner:
             # Without the cache, BuildKit shares a stage only between builds that run
             # at the same time: then every target goes at once, whatever --jobs says.
             limit = contextlib.nullcontext() if self.options.no_cache else self._limiter
-            async with limit:
-                image_id = await self._build_target(name)
+            image_id = await self._reuse(planned.node, planned.nodes)
+            if image_id is None:
+                async with limit:
+                    image_id = await self._build_target(name)
             if image_id is None:
                 return
             targets[name] = await self._finish_target(name, image_id, previous.get(name, {}))
@@ -292,7 +314,8 @@ class Runner:
             dockerfile=dockerfile_name,
             target=stage.written_name,
             build_args=dict(target.args),
-            labels={**target.labels, NODE_LABEL: final.id, ROLE_LABEL: "image"},
+            labels={**target.labels, NODE_LABEL: final.id, ROLE_LABEL: "image",
+                    KEY_LABEL: self._keys.get(final.id) or ""},
             platform=target.platform,
             network=target.network,
             extra_hosts=_hosts(target.extra_hosts),
@@ -343,8 +366,9 @@ class Runner:
         # Children inherit labels: each build sets its own role again. One LABEL
         # line at the end, not the labels parameter: the classic builder turns
         # that into one committed step per label, each costing a container.
+        # An empty key overrides the one the parent's image would pass on.
         labels = {NODE_LABEL: node.id, ROLE_LABEL: "image" if node.final_for else "stage",
-                  REPO_LABEL: STAGE_REPO}
+                  REPO_LABEL: STAGE_REPO, KEY_LABEL: self._keys.get(node.id) or ""}
         for name in node.final_for:
             labels.update(self.plan.targets[name].target.labels if name in self.plan.targets
                           else {})
@@ -432,6 +456,151 @@ class Runner:
         return BuildFailed(err.message, step=step, line=line, exit_status=err.exit_status,
                            log_tail=err.log_tail, where=where, hint=err.hint)
 
+    # -- reuse: stage keys -------------------------------------------------------------
+    #
+    # A node whose key (bakery.core.keys) matches the dev.bakery.key label of an
+    # image on the daemon is not built: that image is the node's. Keys are
+    # computed once, before anything runs, in build order (a key covers its
+    # parents' keys); the daemon is asked once for every labelled image.
+
+    async def _compute_keys(self) -> None:
+        if self.options.state_dir is not None:
+            state_dir = self.options.state_dir
+            # Made before any context is read, so that a context holding it looks
+            # the same to the first run as to the next.
+            with contextlib.suppress(OSError):
+                await self._thread(lambda: state_dir.mkdir(parents=True, exist_ok=True))
+            path = state_dir / DIGEST_CACHE_FILE
+            self._digests = await self._thread(lambda: DigestCache.load(path))
+        images = await self._thread(self._inspect_externals)
+        for node_id, node in self.plan.nodes.items():
+            self._keys[node_id] = await self._key_of(node, images)
+        if not self.options.no_cache and any(self._keys.values()):
+            self._reusable = await self._thread(self._labelled_images)
+
+    def _inspect_externals(self) -> dict[str, tuple[str, bool] | None]:
+        """Each external image's ID and whether it has ONBUILD triggers; ``None``
+        for one the daemon does not have (its nodes get no key)."""
+        refs = list(self.plan.external_images())
+        for node in self.plan.nodes.values():
+            for src in node.stage.sources:
+                value = node.target.contexts.get(src.ref, "") \
+                    if src.kind is SourceKind.CONTEXT else ""
+                if value.startswith(DOCKER_IMAGE_PREFIX):
+                    refs.append(value[len(DOCKER_IMAGE_PREFIX):])
+        out: dict[str, tuple[str, bool] | None] = {}
+        for ref in dict.fromkeys(refs):
+            try:
+                info = self.client.inspect_image(ref)
+            except docker.errors.APIError:
+                out[ref] = None
+                continue
+            onbuild = bool((info.get("Config") or {}).get("OnBuild"))
+            out[ref] = (str(info["Id"]), onbuild)
+        return out
+
+    async def _key_of(self, node: Node, images: Mapping[str, tuple[str, bool] | None],
+                      ) -> str | None:
+        sources: dict[Source, str | None] = {}
+        onbuild = False
+        for src in node.stage.sources:
+            value: str | None = None
+            if src.kind is SourceKind.STAGE:
+                assert src.stage is not None
+                parent = self.plan.nodes[node.sources[src.stage]]
+                value = self._keys.get(parent.id)
+                if src == node.stage.base:
+                    onbuild = any(i.keyword == "onbuild" for i in parent.stage.instructions)
+            elif src.kind is SourceKind.IMAGE:
+                found = images.get(src.ref)
+                value = found[0] if found else None
+                if src == node.stage.base and found:
+                    onbuild = found[1]
+            elif src.kind is SourceKind.CONTEXT:
+                value = await self._context_key(node, src.ref, images)
+                # Another target's image or a folder may carry triggers: assume so.
+                onbuild = onbuild or src == node.stage.base
+            sources[src] = value
+        reads = context_reads(node.stage, base_has_onbuild=onbuild)
+        if reads is None or any(v is None for s, v in sources.items()
+                                if s.kind is not SourceKind.SCRATCH):
+            return None
+        digests: dict[tuple[str, ...], str] = {}
+        if reads:
+            snapshot = await self._snapshot(node)
+            digests = await self._thread(lambda: {r: snapshot.digest_of(r) for r in reads})
+        return node_key(node, backend=self.backend.name, sources=sources, context=digests,
+                        base_has_onbuild=onbuild)
+
+    async def _context_key(self, node: Node, name: str,
+                           images: Mapping[str, tuple[str, bool] | None]) -> str | None:
+        value = node.target.contexts.get(name, "")
+        if value.startswith(TARGET_PREFIX):
+            other = self.plan.targets.get(value[len(TARGET_PREFIX):])
+            return self._keys.get(other.node) if other is not None else None
+        if value.startswith(DOCKER_IMAGE_PREFIX):
+            found = images.get(value[len(DOCKER_IMAGE_PREFIX):])
+            return found[0] if found else None
+        if not value:
+            return None
+        snapshot = await self._folder_snapshot(value)
+        return "folder:" + await self._thread(lambda: snapshot.digest_of(["."]))
+
+    def _labelled_images(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Every image on the daemon with a stage key, by key: one call. Of several
+        with one key (an image made FROM another inherits its labels), the one
+        bakery's stage tag points to, else one a target's tag points to, else the
+        newest."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for image in self.client.images(filters={"label": KEY_LABEL}):
+            key = (image.get("Labels") or {}).get(KEY_LABEL)
+            if key:
+                found.setdefault(key, []).append(image)
+        wanted = {k: n for n, k in self._keys.items() if k}
+        out: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for key, candidates in found.items():
+            if key not in wanted:
+                continue
+            node = self.plan.nodes[wanted[key]]
+            mine = {_split_tag(t) for n in node.final_for if n in self.plan.targets
+                    for t in self.plan.targets[n].target.tags}
+            tag = stage_tag(node.id)
+
+            def rank(image: dict[str, Any], tag: str = tag,
+                     mine: set[tuple[str, str]] = mine) -> tuple[bool, bool, int]:
+                tags = image.get("RepoTags") or ()
+                return (tag in tags, any(_split_tag(t) in mine for t in tags),
+                        int(image.get("Created") or 0))
+
+            best = max(candidates, key=rank)
+            out[key] = (str(best["Id"]), tuple(best.get("RepoTags") or ()))
+        return out
+
+    async def _reuse(self, node_id: str, nodes: tuple[str, ...] = ()) -> str | None:
+        """The image of an earlier run for ``node_id``, tagged as this run's stage
+        image, with ``nodes`` (the rest of a BuildKit target) recorded as cached;
+        ``None`` when the node must be built."""
+        key = self._keys.get(node_id)
+        node = self.plan.nodes[node_id]
+        if key is None or key not in self._reusable or self.options.no_cache or any(
+                self.plan.targets[t].target.no_cache for t in node.targets
+                if t in self.plan.targets):
+            return None
+        image_id, tags = self._reusable[key]
+        tag = stage_tag(node_id)
+        if tag not in tags:
+            repo, name = _split_tag(tag)
+            await self._thread(lambda: self.client.tag(image_id, repo, name, force=True))
+        now = trio.current_time()
+        for done in (*nodes, node_id):
+            if done not in self._state.results:
+                self._state.results[done] = NodeResult(
+                    done, Status.CACHED, now, now,
+                    image_id=image_id if done == node_id else None)
+                self.emit(NodeFinished(done, Status.CACHED, now,
+                                       image_id=image_id if done == node_id else None))
+        return image_id
+
     # -- contexts --------------------------------------------------------------------
 
     async def _snapshot(self, node: Node) -> ContextSnapshot:
@@ -444,7 +613,18 @@ class Runner:
         async with lock:
             if key not in self._snapshots:
                 self._snapshots[key] = await self._thread(
-                    lambda: ContextSnapshot.read(Path(root), dockerfile=dockerfile))
+                    lambda: ContextSnapshot.read(Path(root), dockerfile=dockerfile,
+                                                 cache=self._digests))
+        return self._snapshots[key]
+
+    async def _folder_snapshot(self, path: str) -> ContextSnapshot:
+        """A folder used as a named context, read once per run."""
+        key = f"{path}\0"
+        lock = self._snapshot_locks.setdefault(key, trio.Lock())
+        async with lock:
+            if key not in self._snapshots:
+                self._snapshots[key] = await self._thread(
+                    lambda: ContextSnapshot.read(Path(path), cache=self._digests))
         return self._snapshots[key]
 
     async def _context_tar(self, node: Node, emitted: EmittedDockerfile) -> tuple[bytes, str]:
@@ -478,7 +658,7 @@ class Runner:
     async def _context_image(self, path: str) -> str:
         """A folder used as a named context becomes an image of its files."""
         if path not in self._context_images:
-            snapshot = await self._thread(lambda: ContextSnapshot.read(Path(path)))
+            snapshot = await self._folder_snapshot(path)
             name, ignore = _hidden_dockerfile(snapshot)
             extra = {name: b"FROM scratch\nCOPY . /\n", ".dockerignore": ignore}
             tar = await self._thread(lambda: snapshot.tar(extra=extra))
