@@ -59,6 +59,7 @@ from bakery.engine.events import (
     TargetFinished,
     TargetResult,
 )
+from bakery.engine.push import split_tag
 
 # One repository holds every intermediate image; BAKERY_STAGE_REPO names another,
 # to keep two bakery setups sharing one daemon apart.
@@ -562,14 +563,14 @@ class Runner:
             if key not in wanted:
                 continue
             node = self.plan.nodes[wanted[key]]
-            mine = {_split_tag(t) for n in node.final_for if n in self.plan.targets
+            mine = {split_tag(t) for n in node.final_for if n in self.plan.targets
                     for t in self.plan.targets[n].target.tags}
             tag = stage_tag(node.id)
 
             def rank(image: dict[str, Any], tag: str = tag,
                      mine: set[tuple[str, str]] = mine) -> tuple[bool, bool, int]:
                 tags = image.get("RepoTags") or ()
-                return (tag in tags, any(_split_tag(t) in mine for t in tags),
+                return (tag in tags, any(split_tag(t) in mine for t in tags),
                         int(image.get("Created") or 0))
 
             best = max(candidates, key=rank)
@@ -589,7 +590,7 @@ class Runner:
         image_id, tags = self._reusable[key]
         tag = stage_tag(node_id)
         if tag not in tags:
-            repo, name = _split_tag(tag)
+            repo, name = split_tag(tag)
             await self._thread(lambda: self.client.tag(image_id, repo, name, force=True))
         now = trio.current_time()
         for done in (*nodes, node_id):
@@ -709,7 +710,7 @@ class Runner:
                     for image in self.plan.nodes[node_id].external_images:
                         images.setdefault(image, name)
         for image, name in images.items():
-            repo, tag = _split_tag(image)
+            repo, tag = split_tag(image)
             try:
                 self.client.pull(repo, tag=tag)
             except docker.errors.APIError as err:
@@ -756,7 +757,7 @@ class Runner:
 
     def _tag(self, image_id: str, tags: tuple[str, ...]) -> None:
         for ref in tags:
-            repo, tag = _split_tag(ref)
+            repo, tag = split_tag(ref)
             self.client.tag(image_id, repo, tag, force=True)
 
     def _target_result(self, name: str, previous: Mapping[str, str | None]) -> TargetResult:
@@ -879,13 +880,6 @@ def _tar(files: Mapping[str, bytes]) -> bytes:
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _split_tag(ref: str) -> tuple[str, str]:
-    name, _, tag = ref.rpartition(":")
-    if not name or "/" in tag:
-        return ref, "latest"
-    return name, tag
 
 
 def _hosts(entries: tuple[str, ...]) -> dict[str, str]:
