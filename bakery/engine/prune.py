@@ -29,8 +29,10 @@ def prune(client: Any) -> PruneResult:
     """Remove bakery's stage images from the daemon ``client`` talks to."""
     result = PruneResult()
     for image in client.images(name=STAGE_REPO):
-        stage_tags = [t for t in image.get("RepoTags") or [] if t.startswith(STAGE_REPO + ":")]
-        others = [t for t in image.get("RepoTags") or [] if t not in stage_tags]
+        # The listing filtered by repository shows only that repository's tags.
+        every = client.inspect_image(image["Id"]).get("RepoTags") or []
+        stage_tags = [t for t in every if t.startswith(STAGE_REPO + ":")]
+        others = [t for t in every if t not in stage_tags]
         for i, tag in enumerate(stage_tags):
             last = not others and i == len(stage_tags) - 1
             if _remove(client, tag, result):

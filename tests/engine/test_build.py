@@ -326,6 +326,9 @@ def test_prune_removes_stage_images_and_nothing_else(
     assert len(client.images.list(name=repo)) == 5
     run = bakery(tmp_path, "prune", env=env)
     assert run.returncode == 0, run.stderr
+    # base and the two build stages go; client's and server's images only lose a tag.
+    assert "removed 3 stage images" in run.stdout
+    assert "untagged 2" in run.stdout
     assert client.images.list(name=repo) == []
     # The targets' images and their tags are still there.
     assert read_file(client, f"{prefix}-client:latest", "/random")
