@@ -211,3 +211,23 @@ def test_init_of_a_missing_dockerfile(tmp_path: Path, monkeypatch: pytest.Monkey
     code, _, err = run(tmp_path, "init", "nope.Dockerfile")
     assert code == 2
     assert err.startswith("error: nope.Dockerfile: cannot read nope.Dockerfile")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["print"], ["plan"]],
+                         ids=["help", "list", "print", "plan"])
+def test_commands_without_a_daemon_import_no_docker_trio_or_rich(
+    project: Path, args: list[str],
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from bakery.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'trio', 'rich'))\n"
+        "print(','.join(heavy), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, check=True)
+    assert out.stderr.strip() == ""
