@@ -548,33 +548,18 @@ class Runner:
         return "folder:" + await self._thread(lambda: snapshot.digest_of(["."]))
 
     def _labelled_images(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """Every image on the daemon with a stage key, by key: one call. Of several
-        with one key (an image made FROM another inherits its labels), the one
-        bakery's stage tag points to, else one a target's tag points to, else the
-        newest."""
-        found: dict[str, list[dict[str, Any]]] = {}
-        for image in self.client.images(filters={"label": KEY_LABEL}):
-            key = (image.get("Labels") or {}).get(KEY_LABEL)
-            if key:
-                found.setdefault(key, []).append(image)
+        """The images this run may reuse, by key: one call. Only an image that
+        bakery's own stage tag for the node points to counts: an image someone
+        made FROM a bakery image inherits its key label, and is not bakery's."""
         wanted = {k: n for n, k in self._keys.items() if k}
         out: dict[str, tuple[str, tuple[str, ...]]] = {}
-        for key, candidates in found.items():
-            if key not in wanted:
+        for image in self.client.images(filters={"label": KEY_LABEL}):
+            key = (image.get("Labels") or {}).get(KEY_LABEL)
+            if not key or key not in wanted:
                 continue
-            node = self.plan.nodes[wanted[key]]
-            mine = {split_tag(t) for n in node.final_for if n in self.plan.targets
-                    for t in self.plan.targets[n].target.tags}
-            tag = stage_tag(node.id)
-
-            def rank(image: dict[str, Any], tag: str = tag,
-                     mine: set[tuple[str, str]] = mine) -> tuple[bool, bool, int]:
-                tags = image.get("RepoTags") or ()
-                return (tag in tags, any(split_tag(t) in mine for t in tags),
-                        int(image.get("Created") or 0))
-
-            best = max(candidates, key=rank)
-            out[key] = (str(best["Id"]), tuple(best.get("RepoTags") or ()))
+            tags = tuple(image.get("RepoTags") or ())
+            if stage_tag(wanted[key]) in tags:
+                out[key] = (str(image["Id"]), tags)
         return out
 
     async def _reuse(self, node_id: str, nodes: tuple[str, ...] = ()) -> str | None:

@@ -166,3 +166,31 @@ def test_an_edit_rebuilds_only_what_reads_it(
     report, sent = build(builder)
     assert sent == []
     assert set(statuses(report).values()) == {"cached"}
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_an_image_made_from_a_bakery_image_is_never_reused(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    """It inherits the key label; only the image bakery's stage tag names counts."""
+    from tests.engine.dockerutil import bakery
+
+    write_tree(tmp_path, {
+        "Dockerfile": f"FROM bakery-busybox:latest\nCOPY a.txt /a\nRUN echo {prefix}\n",
+        "a.txt": "one\n",
+        "bake.toml": f'[target.app]\ntags = ["{prefix}-app"]\n',
+    })
+    assert bakery(tmp_path, "build", "--builder", builder).returncode == 0
+    derived = tmp_path / "derived"
+    write_tree(derived, {"Dockerfile": f"FROM {prefix}-app\nRUN echo derived > /evil\n"})
+    client.images.build(path=str(derived), tag=f"{prefix}-derived", rm=True)
+    # Change, build, change back: the key is the first build's again, and the
+    # newest image carrying it is the derived one.
+    (tmp_path / "a.txt").write_text("two\n")
+    assert bakery(tmp_path, "build", "--builder", builder).returncode == 0
+    (tmp_path / "a.txt").write_text("one\n")
+    run = bakery(tmp_path, "build", "--builder", builder)
+    assert run.returncode == 0, run.stderr
+    files = client.containers.run(f"{prefix}-app", ["ls", "/"], remove=True).decode().split()
+    assert "evil" not in files
+    assert "a" in files
