@@ -90,18 +90,31 @@ def init_text(
     if targets is None:
         targets = tomlkit.table(is_super_table=True)
         doc.add("target", targets)
+    elif not isinstance(targets, Table):
+        raise ConfigError('"target" is not written as [target.NAME] tables', where=where,
+                          hint="bakery init adds [target.NAME] tables; write the targets "
+                               "that way, or add them by hand")
+    # Stages some target already builds: by stage name, or "" for the last stage.
+    built = set()
+    for table in targets.values():
+        if isinstance(table, Table | tomlkit.items.InlineTable):
+            built.add(str(table.get("target", "")).lower())
+    last = len(graph.stages) - 1
     added: list[str] = []
     for index in final_stages(graph):
         stage = graph.stages[index]
-        name = _TARGET.sub("-", (stage.written_name or project).lower()).strip("-") or "app"
-        if name in targets:
+        if (stage.name or ("" if index == last else str(index))) in built:
             continue
+        base = stage.written_name or (project if index == last else f"{project}-{index}")
+        name = _TARGET.sub("-", base.lower()).strip("-") or "app"
+        if name in targets:
+            name = f"{name}-{index}"
         table = tomlkit.table()
         if dockerfile != "Dockerfile":
             table.add("dockerfile", dockerfile)
         if stage.written_name is not None:
             table.add("target", stage.written_name)
-        elif index != len(graph.stages) - 1:
+        elif index != last:
             table.add("target", str(index))
         table.add("tags", [f"{name}:latest"])
         targets.add(name, table)

@@ -93,3 +93,29 @@ def test_init_on_an_existing_file_adds_only_missing_targets() -> None:
     text, added = init_text(existing, graph, project="p")
     assert added == ["debug", "p"]
     assert text.startswith(existing)
+
+
+def test_init_names_every_unnamed_final_stage_apart() -> None:
+    graph = read_stages(parse_dockerfile("FROM alpine\nRUN a\nFROM busybox\nRUN b\n"))
+    text, added = init_text(None, graph, project="svc")
+    assert added == ["svc-0", "svc"]
+    project = load_project([SourceFile("bake.toml", text, "/p")], env={}, cli_vars={},
+                           builtins={})
+    assert project.targets["svc-0"].target == "0"
+    assert project.targets["svc"].target is None
+
+
+def test_init_skips_stages_an_existing_target_builds() -> None:
+    graph = read_stages(parse_dockerfile(DOCKERFILE))
+    text, added = init_text('[target.api]\ntarget = "app"\n', graph, project="p")
+    assert added == ["debug", "p"]
+
+
+@pytest.mark.parametrize("existing", ['target = { web = { tags = ["w"] } }\n', "target = 1\n",
+                                      '[[target]]\nname = "x"\n'],
+                         ids=["inline", "number", "array"])
+def test_init_refuses_targets_it_cannot_edit(existing: str) -> None:
+    graph = read_stages(parse_dockerfile(DOCKERFILE))
+    with pytest.raises(ConfigError) as info:
+        init_text(existing, graph)
+    assert info.value.message == '"target" is not written as [target.NAME] tables'
