@@ -107,7 +107,7 @@ def test_init_names_every_unnamed_final_stage_apart() -> None:
 
 def test_init_skips_stages_an_existing_target_builds() -> None:
     graph = read_stages(parse_dockerfile(DOCKERFILE))
-    text, added = init_text('[target.api]\ntarget = "app"\n', graph, project="p")
+    _text, added = init_text('[target.api]\ntarget = "app"\n', graph, project="p")
     assert added == ["debug", "p"]
 
 
