@@ -300,7 +300,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
     facts = gather_facts(client, plan, result)
     if args.push:
-        code, facts = _push_after_build(client, plan, result, facts, code)
+        code, facts = _push_after_build(client, plan, result, facts, code, jobs=jobs)
     doc = report_json(plan, result, facts)
     if report_file is not None:
         try:
@@ -359,12 +359,13 @@ def _cmd_push(args: argparse.Namespace, out: TextIO) -> int:
         if o.digest:
             out.write(f"pushed {o.tag} {o.digest}\n")
     for o in failed:
-        report_error(PushFailed(o.error or "", where=f"target.{o.target}"), sys.stderr)
+        report_error(PushFailed(o.error or "", where=f"target.{o.target}", hint=o.hint),
+                     sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
-                      code: int) -> tuple[int, Any]:
+                      code: int, *, jobs: int) -> tuple[int, Any]:
     """``build --push``: only when every requested target built, push them all."""
     import dataclasses
 
@@ -378,13 +379,14 @@ def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
         return code, facts
     requested = [name for name, t in plan.targets.items() if t.requested]
     tags = _push_tags(requested, {n: plan.targets[n].target for n in requested}, sys.stderr)
-    outcomes = trio.run(lambda: push_all(client, tags))
+    outcomes = trio.run(lambda: push_all(client, tags, jobs=jobs))
     pushed: dict[str, tuple[Pushed, ...]] = {}
     for o in outcomes:
         if o.digest:
             pushed[o.target] = (*pushed.get(o.target, ()), Pushed(o.tag, o.digest))
         else:
-            report_error(BakeryError(o.error or "", where=f"target.{o.target}"), sys.stderr)
+            report_error(BakeryError(o.error or "", where=f"target.{o.target}", hint=o.hint),
+                         sys.stderr)
             code = EXIT_FAILED
     return code, dataclasses.replace(facts, pushed=pushed)
 
@@ -418,7 +420,9 @@ def _cmd_init(args: argparse.Namespace, out: TextIO) -> int:
                         platform=Platform(build=host_platform_name()))
     target = Path(args.files[-1] if args.files else "bake.toml")
     existing = target.read_text(encoding="utf-8") if target.exists() else None
-    new, added = init_text(existing, graph, dockerfile=args.dockerfile,
+    # Paths in a bake file are relative to its own folder (the default context).
+    relative = os.path.relpath(dockerfile.resolve(), target.resolve().parent)
+    new, added = init_text(existing, graph, dockerfile=relative.replace(os.sep, "/"),
                            project=Path.cwd().name, where=str(target))
     if added:
         write_text_atomically(target, new)

@@ -231,3 +231,16 @@ def test_commands_without_a_daemon_import_no_docker_trio_or_rich(
     out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
                          text=True, check=True)
     assert out.stderr.strip() == ""
+
+
+def test_init_into_another_folder_writes_paths_from_that_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Dockerfile").write_text(SEED)
+    (tmp_path / "deploy").mkdir()
+    code, _, err = run(tmp_path, "init", "-f", "deploy/bake.toml")
+    assert code == 0, err
+    code, out, err = run(tmp_path, "plan", "-f", "deploy/bake.toml", "client")
+    assert code == 0, err
+    assert "base" in out

@@ -29,6 +29,7 @@ class PushOutcome:
     tag: str
     digest: str | None = None
     error: str | None = None
+    hint: str | None = None
 
 
 def split_tag(ref: str) -> tuple[str, str]:
@@ -79,7 +80,7 @@ async def push_all(
         try:
             digest = await trio.to_thread.run_sync(push_one, client, ref, limiter=limiter)
         except PushFailed as err:
-            outcomes.append(PushOutcome(target, ref, error=str(err.message)))
+            outcomes.append(PushOutcome(target, ref, error=str(err.message), hint=err.hint))
         else:
             outcomes.append(PushOutcome(target, ref, digest=digest))
 
