@@ -47,14 +47,19 @@ def set_variable(text: str, name: str, value: str, *, where: str = "bake.toml") 
         doc.add("variables", table)
         for key, item in items:
             doc.add(key, item)
+    elif isinstance(variables, tomlkit.items.InlineTable):
+        # variables = { A = "1" }: set the key in place, the line keeps its form.
+        variables[name] = value
     elif not isinstance(variables, Table):
         raise ConfigError('"variables" is not a table', where=where,
                           hint="write it as [variables]")
     elif name in variables:
         old = variables.item(name)
+        if not isinstance(old, tomlkit.items.Item) or isinstance(
+                old, Table | tomlkit.items.InlineTable | tomlkit.items.AoT):
+            raise ConfigError(f'"variables.{name}" is a table, not a value', where=where,
+                              hint="a variable is a string")
         new = tomlkit.item(value)
-        if not isinstance(old, tomlkit.items.Item):
-            raise ConfigError(f'"variables.{name}" is a table, not a value', where=where)
         new.trivia.comment = old.trivia.comment
         new.trivia.comment_ws = old.trivia.comment_ws
         new.trivia.trail = old.trivia.trail

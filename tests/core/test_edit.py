@@ -119,3 +119,17 @@ def test_init_refuses_targets_it_cannot_edit(existing: str) -> None:
     with pytest.raises(ConfigError) as info:
         init_text(existing, graph)
     assert info.value.message == '"target" is not written as [target.NAME] tables'
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ('variables = { A = "1" }  # c\n', 'variables = { A = "2" }  # c\n'),
+    ('variables = { B = "1" }\n', 'variables = { B = "1", A = "2"}\n'),
+], ids=["inline-change", "inline-add"])
+def test_set_variable_in_an_inline_table(source: str, expected: str) -> None:
+    assert set_variable(source, "A", "2") == expected
+
+
+def test_set_variable_refuses_to_replace_a_table() -> None:
+    with pytest.raises(ConfigError) as info:
+        set_variable("[variables.A]\nx = 1\n", "A", "2")
+    assert info.value.message == '"variables.A" is a table, not a value'
