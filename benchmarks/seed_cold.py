@@ -139,6 +139,7 @@ def main() -> None:
     prefix = f"bakery-bench-{uuid.uuid4().hex[:6]}"
     # bakery's stage images go to a repository of this run's own.
     os.environ["BAKERY_STAGE_REPO"] = f"{prefix}-stages"
+    dangling_before = {i["Id"] for i in client.api.images(filters={"dangling": True})}
     runs: dict[str, list[float]] = {k: [] for k in
                                     ("bakery-buildkit", "bakery-classic", "a", "b")}
     noop: dict[str, list[float]] = {k: [] for k in ("bakery-buildkit", "bakery-classic", "a")}
@@ -166,6 +167,12 @@ def main() -> None:
                 if ref.startswith(prefix):
                     with contextlib.suppress(docker.errors.APIError):
                         client.images.remove(ref)
+        # The legacy builder's leftovers: stages it built for a --target that does
+        # not need them (build-server for client) stay as untagged images.
+        for image in client.api.images(filters={"dangling": True}):
+            if image["Id"] not in dangling_before:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(image["Id"])
 
     med = {k: statistics.median(v) for k, v in runs.items()}
     rows = [
