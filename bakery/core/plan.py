@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from bakery.core.config import Target
 from bakery.core.errors import BakeryError, ConfigError, CycleError
-from bakery.core.graph import GraphCycle, topological_order, waves
+from bakery.core.graph import GraphCycle, reachable, topological_order, waves
 from bakery.core.stages import PROXY_ARGS, SourceKind, Stage, StageGraph
 
 TARGET_PREFIX = "target:"
@@ -197,8 +197,9 @@ def make_plan(
         )
 
     # A target's image includes what its contexts' targets built: share those nodes too.
+    node_needs = {i: n.needs for i, n in nodes.items()}
     for name in order:
-        for node_id in _closure(nodes, planned[name].node):
+        for node_id in reachable(node_needs, [planned[name].node]):
             sharing[node_id].add(name)
     built = {
         node_id: replace(node, targets=frozenset(sharing[node_id]),
@@ -208,17 +209,6 @@ def make_plan(
     ordered = {i: built[i] for i in topological_order({i: n.needs for i, n in built.items()})}
     targets_out = {n: planned[n] for n in [*requested, *order] if n in planned}
     return Plan(nodes=MappingProxyType(ordered), targets=MappingProxyType(targets_out))
-
-
-def _closure(nodes: Mapping[str, Node], start: str) -> set[str]:
-    seen: set[str] = set()
-    todo = [start]
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(nodes[n].needs)
-    return seen
 
 
 def _digest(identity: Mapping[str, object]) -> str:

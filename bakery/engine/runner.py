@@ -390,9 +390,7 @@ class Runner:
             network=node.target.network,
             extra_hosts=_hosts(node.target.extra_hosts),
             shm_size=_bytes(node.target.shm_size),
-            no_cache=self.options.no_cache or any(
-                self.plan.targets[t].target.no_cache for t in node.targets
-                if t in self.plan.targets),
+            no_cache=self._no_cache(node),
             cache_from=node.target.cache_from,
         )
         steps: dict[str, bool] = {}
@@ -568,9 +566,7 @@ class Runner:
         ``None`` when the node must be built."""
         key = self._keys.get(node_id)
         node = self.plan.nodes[node_id]
-        if key is None or key not in self._reusable or self.options.no_cache or any(
-                self.plan.targets[t].target.no_cache for t in node.targets
-                if t in self.plan.targets):
+        if key is None or key not in self._reusable or self._no_cache(node):
             return None
         image_id, tags = self._reusable[key]
         tag = stage_tag(node_id)
@@ -589,28 +585,28 @@ class Runner:
 
     # -- contexts --------------------------------------------------------------------
 
-    async def _snapshot(self, node: Node) -> ContextSnapshot:
-        """The context of ``node``'s target, read once per run for each context and
-        ignore file (a ``<Dockerfile>.dockerignore`` makes the same folder differ)."""
-        root = node.target.context
-        dockerfile = node.target.dockerfile if node.target.dockerfile_inline is None else None
-        key = f"{root}\0{dockerfile or ''}"
-        lock = self._snapshot_locks.setdefault(key, trio.Lock())
-        async with lock:
-            if key not in self._snapshots:
-                self._snapshots[key] = await self._thread(
-                    lambda: ContextSnapshot.read(Path(root), dockerfile=dockerfile,
-                                                 cache=self._digests))
-        return self._snapshots[key]
+    def _no_cache(self, node: Node) -> bool:
+        """--no-cache, or ``no-cache = true`` on any target that shares the node."""
+        return self.options.no_cache or any(
+            self.plan.targets[t].target.no_cache for t in node.targets
+            if t in self.plan.targets)
 
-    async def _folder_snapshot(self, path: str) -> ContextSnapshot:
-        """A folder used as a named context, read once per run."""
-        key = f"{path}\0"
+    async def _snapshot(self, node: Node) -> ContextSnapshot:
+        """The context of ``node``'s target (a ``<Dockerfile>.dockerignore`` makes
+        the same folder read differently for another Dockerfile)."""
+        target = node.target
+        dockerfile = target.dockerfile if target.dockerfile_inline is None else None
+        return await self._folder_snapshot(target.context, dockerfile)
+
+    async def _folder_snapshot(self, path: str, dockerfile: str | None = None) -> ContextSnapshot:
+        """A context folder, read once per run for each ignore file."""
+        key = f"{path}\0{dockerfile or ''}"
         lock = self._snapshot_locks.setdefault(key, trio.Lock())
         async with lock:
             if key not in self._snapshots:
                 self._snapshots[key] = await self._thread(
-                    lambda: ContextSnapshot.read(Path(path), cache=self._digests))
+                    lambda: ContextSnapshot.read(Path(path), dockerfile=dockerfile,
+                                                 cache=self._digests))
         return self._snapshots[key]
 
     async def _context_tar(self, node: Node, emitted: EmittedDockerfile) -> tuple[bytes, str]:

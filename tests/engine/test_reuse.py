@@ -19,6 +19,7 @@ from bakery import cli
 from bakery.engine.buildkit import BuildKitBackend
 from bakery.engine.classic import ClassicBackend
 from tests.engine.dockerutil import write_tree
+from tests.engine.test_build import SHARED_TOML
 
 pytestmark = pytest.mark.docker
 BUILDERS = ["classic", "buildkit"]
@@ -44,15 +45,7 @@ FROM bakery-busybox:latest AS server
 COPY --from=build-server /server /bin/server
 """
 
-TOML = """\
-[target.client]
-target = "client"
-tags = ["{prefix}-client:latest"]
-
-[target.server]
-target = "server"
-tags = ["{prefix}-server:latest"]
-"""
+TOML = SHARED_TOML  # the walkthrough's two targets, as in test_build
 
 
 @pytest.fixture
