@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Final, TypeAlias
@@ -165,6 +165,17 @@ class ContextSnapshot:
             else:
                 self._select_tree(path, chosen)
         return [p for p in self.files if p in chosen]
+
+    def size_of(self, sources: Iterable[str]) -> int:
+        """The bytes of the files ``sources`` select."""
+        return sum(self.files[path].size for path in self.select(sources))
+
+    def would_select(self, sources: Iterable[str], name: str) -> bool:
+        """Would COPY of ``sources`` take a file called ``name`` (a path inside the
+        context that no entry has) if one were added to the context?"""
+        probe = ContextFile(path=name, size=0, mode=0o644, mtime_ns=0, digest="", kind="file")
+        files = {**self.files, name: probe}
+        return name in replace(self, files=MappingProxyType(files)).select(sources)
 
     def digest_of(self, sources: Iterable[str]) -> str:
         """``"sha256:<hex>"`` over the entries ``sources`` select (see ``select``):

@@ -14,6 +14,7 @@ build call. The runner never prints: it emits events.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -35,7 +36,7 @@ from bakery.core.config import Target
 from bakery.core.emit import EmittedDockerfile, emit_stage, emit_with_refs, instruction_at
 from bakery.core.errors import ConfigError
 from bakery.core.ignore import parse_dockerignore
-from bakery.core.keys import context_reads, node_key
+from bakery.core.keys import WHOLE_CONTEXT, ContextReads, context_reads, node_key
 from bakery.core.plan import TARGET_PREFIX, Node, Plan
 from bakery.core.stages import PROXY_ARGS, Source, SourceKind
 from bakery.engine.backend import (
@@ -71,6 +72,10 @@ KEY_LABEL = "dev.bakery.key"  # the stage key (bakery.core.keys) of what the ima
 DOCKERFILE_IN_TAR = ".bakery.Dockerfile"
 DOCKER_IMAGE_PREFIX = "docker-image://"
 T = TypeVar("T")
+WHOLE_READ: ContextReads = (WHOLE_CONTEXT,)
+# BuildKit: a shared stage reading this much of the context is built on its own,
+# so that its files are sent once (docs/building.md, "Context").
+CUT_BYTES = 1 << 20
 
 
 def stage_tag(node_id: str) -> str:
@@ -122,6 +127,9 @@ class Runner:
         self._keys: dict[str, str | None] = {}  # node id -> stage key (None: cannot be keyed)
         self._reusable: dict[str, tuple[str, tuple[str, ...]]] = {}  # key -> image ID, tags
         self._digests: DigestCache | None = None
+        self._reads: dict[str, ContextReads] = {}  # node id -> context sources it reads
+        self._cuts: dict[str, trio.Event] = {}  # BuildKit: shared nodes built on their own
+        self._target_results: dict[str, TargetResult] = {}
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -143,13 +151,16 @@ class Runner:
         previous = await self._thread(self._previous_tags)
         started = trio.current_time()
         await self._compute_keys()
-        target_results: dict[str, TargetResult] = {}
+        target_results = self._target_results
         async with trio.open_nursery() as outer:
             if handle_sigint:
                 outer.start_soon(self._watch_sigint, outer.cancel_scope)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 if self.backend.name == "buildkit":
+                    self._cuts = {n: trio.Event() for n in await self._cut_nodes()}
+                    for node_id in self._cuts:
+                        nursery.start_soon(self._cut_task, node_id)
                     for name in self.plan.targets:
                         nursery.start_soon(self._target_task, name, target_results, previous)
                 else:
@@ -244,8 +255,112 @@ class Runner:
     # of builds that run at the same time, reusing its cache for those that ran
     # before in this run. So each target goes to the daemon as one build of the
     # user's own Dockerfile, all at once: a shared stage runs once, and the
-    # Dockerfile and context are exactly what `docker build` sends. Stage status
-    # and times come from BuildKit's step names ("[build-client 2/3] RUN ...").
+    # Dockerfile is exactly what `docker build` sends. Stage status and times come
+    # from BuildKit's step names ("[build-client 2/3] ...").
+    #
+    # Each build's tar holds only the context files its stages read. A shared
+    # stage that reads CUT_BYTES or more of the context (a "cut") is built once as
+    # an image of its own, and the builds after it name that image instead of the
+    # stage, so its files travel once, not once per target. That needs a
+    # Dockerfile of bakery's in the tar: where a stage of the build would copy it
+    # (`COPY . .`), the build goes as written instead, with the cut's files
+    # (which that COPY reads anyway).
+
+    async def _cut_nodes(self) -> list[str]:
+        """Shared nodes that read at least CUT_BYTES of the context and can be
+        built as a target: not the image of a target with labels of its own
+        (later stages would inherit them from the cut's image). Below that size,
+        sending the files with each target costs less than making the targets
+        wait for an image of the shared stage."""
+        out = []
+        for node_id, node in self.plan.nodes.items():
+            stage = node.stage
+            if not (node.shared and self._reads.get(node_id)):
+                continue
+            if stage.written_name is None and stage.index != len(node.graph.stages) - 1:
+                continue
+            if any(self.plan.targets[t].target.labels for t in node.final_for
+                   if t in self.plan.targets):
+                continue
+            snapshot = await self._snapshot(node)
+            sources = self._sources_read((node_id,))
+            size = await self._thread(functools.partial(snapshot.size_of, sources))
+            if size >= CUT_BYTES:
+                out.append(node_id)
+        return out
+
+    def _unit(self, top: str, *, through_cuts: bool = False) -> tuple[str, ...]:
+        """The nodes one BuildKit build of ``top`` runs, in build order: ``top`` and
+        what it reads from, stopping at cuts (other than ``top``) unless
+        ``through_cuts``."""
+        seen: set[str] = set()
+        todo = [top]
+        while todo:
+            node_id = todo.pop()
+            if node_id in seen:
+                continue
+            seen.add(node_id)
+            if node_id != top and node_id in self._cuts and not through_cuts:
+                continue
+            todo.extend(self.plan.nodes[node_id].sources.values())
+        return tuple(n for n in self.plan.nodes
+                     if n in seen and (through_cuts or n == top or n not in self._cuts))
+
+    def _cut_parents(self, unit: tuple[str, ...]) -> dict[Source, str]:
+        """The stage references of ``unit`` that name a cut outside it."""
+        out: dict[Source, str] = {}
+        for node_id in unit:
+            node = self.plan.nodes[node_id]
+            for src in node.stage.sources:
+                if src.kind is SourceKind.STAGE:
+                    parent = node.sources[src.stage or 0]
+                    if parent in self._cuts and parent not in unit:
+                        out[src] = parent
+        return out
+
+    def _needed_targets(self, node: Node) -> list[str]:
+        """Targets every target using ``node`` waits for: what a cut waits for."""
+        common: set[str] | None = None
+        for name in node.targets:
+            needs = set(self._target_needs(name)) if name in self.plan.targets else set()
+            common = needs if common is None else common & needs
+        return sorted(common or ())
+
+    async def _wait_for(self, targets: list[str], cuts: list[str],
+                        results: Mapping[str, TargetResult] | None) -> str | None:
+        """Wait for targets and cuts; the reason to give up if one did not build."""
+        for name in targets:
+            await self._target_done.setdefault(name, trio.Event()).wait()
+        for cut in cuts:
+            await self._cuts[cut].wait()
+        for name in targets:
+            result = results.get(name) if results is not None else None
+            if result is None or result.status not in (Status.BUILT, Status.CACHED):
+                return f"target {name} did not build"
+        for cut in cuts:
+            if self._state.results[cut].status not in (Status.BUILT, Status.CACHED):
+                return f"{self._label(cut)} did not build"
+        return None
+
+    async def _cut_task(self, node_id: str) -> None:
+        node = self.plan.nodes[node_id]
+        try:
+            unit = self._unit(node_id)
+            reason = await self._wait_for(self._needed_targets(node),
+                                          list(dict.fromkeys(self._cut_parents(unit).values())),
+                                          self._target_results)
+            if reason is not None:
+                self._skip_nodes(unit, reason)
+                return
+            if await self._reuse(node_id, unit) is not None:
+                return
+            labels = {NODE_LABEL: node_id, ROLE_LABEL: "image" if node.final_for else "stage",
+                      REPO_LABEL: STAGE_REPO, KEY_LABEL: self._keys.get(node_id) or ""}
+            limit = contextlib.nullcontext() if self._no_cache(node) else self._limiter
+            async with limit:
+                await self._build_unit(node_id, node.target, labels, self._no_cache(node))
+        finally:
+            self._cuts[node_id].set()
 
     async def _target_task(
         self, name: str, targets: dict[str, TargetResult],
@@ -254,21 +369,29 @@ class Runner:
         planned = self.plan.targets[name]
         done = self._target_done.setdefault(name, trio.Event())
         try:
-            needed = [self.plan.targets[t] for t in self._target_needs(name)]
-            for other in needed:
-                await self._target_done.setdefault(other.name, trio.Event()).wait()
-            failed = [t.name for t in needed if t.name not in targets
-                      or targets[t.name].status not in (Status.BUILT, Status.CACHED)]
-            if failed:
-                self._skip_nodes(planned.nodes, f"target {failed[0]} did not build")
+            unit = self._unit(planned.node)
+            cuts = [n for n in planned.nodes if n in self._cuts]
+            reason = await self._wait_for(self._target_needs(name), cuts, targets)
+            if reason is not None:
+                self._skip_nodes(planned.nodes, reason)
                 return
-            # Without the cache, BuildKit shares a stage only between builds that run
-            # at the same time: then every target goes at once, whatever --jobs says.
-            limit = contextlib.nullcontext() if self.options.no_cache else self._limiter
-            image_id = await self._reuse(planned.node, planned.nodes)
+            image_id: str | None
+            if planned.node in self._cuts:
+                image_id = self._state.results[planned.node].image_id
+            else:
+                image_id = await self._reuse(planned.node, unit)
             if image_id is None:
+                # Without the cache, BuildKit shares a stage only between builds that
+                # run at the same time: then every target goes at once, whatever
+                # --jobs says.
+                no_cache = self.options.no_cache or planned.target.no_cache
+                limit = contextlib.nullcontext() if self.options.no_cache else self._limiter
+                labels = {**planned.target.labels, NODE_LABEL: planned.node,
+                          ROLE_LABEL: "image", REPO_LABEL: STAGE_REPO,
+                          KEY_LABEL: self._keys.get(planned.node) or ""}
                 async with limit:
-                    image_id = await self._build_target(name)
+                    image_id = await self._build_unit(planned.node, planned.target, labels,
+                                                      no_cache)
             if image_id is None:
                 return
             targets[name] = await self._finish_target(name, image_id, previous.get(name, {}))
@@ -289,47 +412,48 @@ class Runner:
                                                           reason=reason)
                 self.emit(NodeFinished(node_id, Status.NOT_STARTED, now, reason=reason))
 
-    async def _build_target(self, name: str) -> str | None:
-        planned = self.plan.targets[name]
-        final = self.plan.nodes[planned.node]
-        graph, target = final.graph, planned.target
-        refs: dict[Source, str] = {}
-        for node_id in planned.nodes:
+    async def _build_unit(self, top_id: str, target: Target, labels: Mapping[str, str],
+                          no_cache: bool) -> str | None:
+        """One BuildKit build of node ``top_id`` (with ``target``'s settings); its
+        image ID, or ``None`` when it failed (reported)."""
+        top = self.plan.nodes[top_id]
+        graph, stage = top.graph, top.stage
+        snapshot = await self._snapshot(top)
+        unit = self._unit(top_id)
+        cuts = self._cut_parents(unit)
+        if cuts and snapshot.would_select(self._sources_read(unit), DOCKERFILE_IN_TAR):
+            unit, cuts = self._unit(top_id, through_cuts=True), {}
+        refs: dict[Source, str] = {src: stage_tag(cut) for src, cut in cuts.items()}
+        for node_id in unit:
             for src in self.plan.nodes[node_id].stage.sources:
                 if src.kind is SourceKind.CONTEXT:
                     refs[src] = await self._context_ref(self.plan.nodes[node_id], src.ref)
         emitted = emit_with_refs(graph, refs)
-        stage = final.stage
-        if stage.written_name is None and stage.index != len(graph.stages) - 1:
-            raise ConfigError(
-                f"stage {stage.index} of {graph.dockerfile.name} has no name, so BuildKit "
-                "cannot build it as a target", where=f"target.{name}",
-                hint="name it (FROM ... AS name), or use --builder classic")
-        snapshot = await self._snapshot(final)
-        dockerfile_name = self._dockerfile_in_context(target, snapshot)
-        context = await self._thread(
-            lambda: snapshot.tar(extra={dockerfile_name: emitted.text.encode()}))
+        dockerfile_name = (DOCKERFILE_IN_TAR if cuts
+                           else self._dockerfile_in_context(target, snapshot))
+        sources = self._sources_read(unit)
+        context = await self._thread(lambda: snapshot.tar(
+            extra={dockerfile_name: emitted.text.encode()}, include=sources))
         spec = BuildSpec(
             context=context,
-            tag=stage_tag(final.id),
+            tag=stage_tag(top_id),
             dockerfile=dockerfile_name,
             target=stage.written_name,
             build_args=dict(target.args),
-            labels={**target.labels, NODE_LABEL: final.id, ROLE_LABEL: "image",
-                    KEY_LABEL: self._keys.get(final.id) or ""},
+            labels=dict(labels),
             platform=target.platform,
             network=target.network,
             extra_hosts=_hosts(target.extra_hosts),
             shm_size=_bytes(target.shm_size),
-            no_cache=self.options.no_cache or target.no_cache,
+            no_cache=no_cache,
             cache_from=target.cache_from,
         )
-        tracker = _StageTracker(self, planned.nodes)
+        tracker = _StageTracker(self, unit)
         tracker.no_cache = spec.no_cache
         try:
-            output = await self._cancellable_build(planned.node, spec, tracker.feed)
+            output = await self._cancellable_build(top_id, spec, tracker.feed)
         except BuildFailed as err:
-            node_id = tracker.node_of(err.step) or planned.node
+            node_id = tracker.node_of(err.step) or top_id
             node = self.plan.nodes[node_id]
             located = self._locate(node, emitted, err)
             tracker.fail(node_id, located)
@@ -344,6 +468,14 @@ class Runner:
             raise
         tracker.finish(str(output.image_id))
         return str(output.image_id)
+
+    def _sources_read(self, unit: tuple[str, ...]) -> list[str]:
+        """Every context source the nodes of ``unit`` read (``.`` when unknown)."""
+        out: list[str] = []
+        for node_id in unit:
+            reads = self._reads.get(node_id, WHOLE_READ)
+            out.extend(source for read in reads for source in read)
+        return list(dict.fromkeys(out))
 
     def _dockerfile_in_context(self, target: Target, snapshot: ContextSnapshot) -> str:
         """Where the Dockerfile goes in the tar: its own place when it is inside
@@ -513,14 +645,16 @@ class Runner:
             elif src.kind is SourceKind.IMAGE:
                 found = images.get(src.ref)
                 value = found[0] if found else None
-                if src == node.stage.base and found:
-                    onbuild = found[1]
+                if src == node.stage.base:
+                    # An image the daemon lacks may carry triggers that read anything.
+                    onbuild = found[1] if found else True
             elif src.kind is SourceKind.CONTEXT:
                 value = await self._context_key(node, src.ref, images)
                 # Another target's image or a folder may carry triggers: assume so.
                 onbuild = onbuild or src == node.stage.base
             sources[src] = value
         reads = context_reads(node.stage, base_has_onbuild=onbuild)
+        self._reads[node.id] = WHOLE_READ if reads is None else reads
         if reads is None or any(v is None for s, v in sources.items()
                                 if s.kind is not SourceKind.SCRATCH):
             return None
@@ -617,7 +751,8 @@ class Runner:
         snapshot = await self._snapshot(node)
         name, ignore = _hidden_dockerfile(snapshot)
         extra = {name: text, ".dockerignore": ignore}
-        return await self._thread(lambda: snapshot.tar(extra=extra)), name
+        sources = self._sources_read((node.id,))
+        return await self._thread(lambda: snapshot.tar(extra=extra, include=sources)), name
 
     def _base_has_onbuild(self, node: Node) -> bool:
         base = node.stage.base

@@ -7,12 +7,15 @@ import hashlib
 import io
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +174,81 @@ def cleanup_images(client: docker.DockerClient, prefix: str) -> Iterator[None]:
         for image in client.api.images(filters={"dangling": True}):
             if image["Id"] not in dangling_before:
                 remove_images(client, str(image["Id"]))
+
+
+class SocketMeter:
+    """A relay in front of the daemon's unix socket that counts what clients send
+    through it: point ``DOCKER_HOST`` at ``url`` (bakery, the docker CLI).
+
+    ``sent`` is every byte from clients to the daemon (request lines, headers and
+    bodies: build contexts are most of it); ``builds`` counts build requests."""
+
+    def __init__(self, folder: Path, daemon: str | None = None) -> None:
+        host = daemon or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if not host.startswith("unix://"):
+            raise ValueError(f"SocketMeter needs a unix socket daemon, not {host}")
+        self.daemon = host[len("unix://"):]
+        self.path = folder / "meter.sock"
+        self.url = f"unix://{self.path}"
+        self.sent = 0
+        self.builds = 0
+        self._lock = threading.Lock()
+        self._server: socket.socket | None = None
+
+    def __enter__(self) -> SocketMeter:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(self.path))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+        with suppress(OSError):
+            self.path.unlink()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.sent = self.builds = 0
+
+    def _accept(self) -> None:
+        assert self._server is not None
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.daemon)
+            threading.Thread(target=self._pipe, args=(conn, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, conn, False),
+                             daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
+        tail = b""
+        try:
+            while data := src.recv(1 << 16):
+                if counted:
+                    # A request line may straddle two reads: look at the joint too.
+                    window = tail + data
+                    found = len(_BUILD_REQUEST.findall(window))
+                    found -= len(_BUILD_REQUEST.findall(tail))
+                    with self._lock:
+                        self.sent += len(data)
+                        self.builds += found
+                    tail = data[-64:]
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+            if not counted:
+                for s in (src, dst):
+                    with suppress(OSError):
+                        s.close()
+
+
+_BUILD_REQUEST = re.compile(rb"POST /(?:v[0-9.]+/)?build\?")

@@ -19,6 +19,7 @@ import docker
 import pytest
 
 from tests.engine.dockerutil import (
+    SocketMeter,
     bakery,
     containers,
     image_config,
@@ -145,6 +146,42 @@ RUN ls / > /listing
         },
         ["child"],
     ),
+    # A shared stage that reads the context: on BuildKit it is built once as an
+    # image of its own; "whole" copies the whole context, so its build goes as
+    # written; "copier" reads the shared stage with COPY --from.
+    "shared-context": (
+        {
+            "Dockerfile": """\
+FROM bakery-busybox:latest AS base
+WORKDIR /app
+COPY deps/ /deps/
+ENV MODE=shared
+USER 7
+
+FROM base AS client
+COPY client.txt .
+
+FROM base AS server
+COPY --chown=3 server.txt .
+CMD ["server"]
+
+FROM base AS whole
+COPY . /ctx
+
+FROM bakery-busybox:latest AS copier
+COPY --from=base /deps /copied
+""",
+            "deps/lib.txt": "shared library\n",
+            # Big enough for BuildKit to build the shared stage on its own.
+            "deps/big.txt": "0123456789abcdef\n" * 65536,
+            "deps/sub/more.txt": "more\n",
+            "client.txt": "client\n",
+            "server.txt": "server\n",
+            "unread.txt": "nobody copies this\n",
+            ".dockerignore": ".bakery/\n",
+        },
+        ["client", "server", "whole", "copier"],
+    ),
     "dockerignore": (
         {
             "Dockerfile": "FROM bakery-busybox:latest\nCOPY . /ctx\nRUN find /ctx | sort\n",
@@ -265,6 +302,57 @@ def test_sigint_stops_the_daemon_build(
     assert containers(client, nonce) == set()
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(f"{prefix}-slow")
+
+
+CUT = """\
+FROM bakery-busybox:latest AS base
+COPY deps/ /deps/
+RUN echo {nonce} > /nonce
+
+FROM base AS client
+COPY client.txt /
+
+FROM base AS server
+COPY server.txt /
+
+FROM bakery-busybox:latest AS copier
+COPY --from=base /deps /copied
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("size", [1 << 20, 1 << 10], ids=["1MiB", "1KiB"])
+def test_context_files_travel_once_per_node_that_reads_them(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, size: int,
+) -> None:
+    # Three targets share a stage that copies a file from the context; none of
+    # them reads it. Sending it with every target's build would be 3 times its size.
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(size))
+    (tmp_path / "client.txt").write_text("client\n")
+    (tmp_path / "server.txt").write_text("server\n")
+    (tmp_path / "Dockerfile").write_text(CUT.format(nonce=uuid.uuid4().hex))
+    (tmp_path / "bake.toml").write_text("".join(
+        f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
+        for t in ("client", "server", "copier")))
+    with SocketMeter(tmp_path) as meter:
+        run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                     env={"DOCKER_HOST": meter.url})
+    assert run.returncode == 0, run.stdout + run.stderr
+    if builder == "classic":
+        assert meter.builds == 4  # one per stage
+        assert size <= meter.sent < size * 1.5 + 100_000, meter.sent
+    elif size >= 1 << 20:
+        assert meter.builds == 4  # the shared stage on its own, then one per target
+        assert size <= meter.sent < size * 1.5, meter.sent
+    else:
+        # A small file goes with each target's build: no build waits for the stage.
+        assert meter.builds == 3
+    ours = client.containers.run(f"{prefix}-copier", ["md5sum", "/copied/blob.bin"],
+                                 remove=True)
+    theirs = client.containers.run(f"{prefix}-client", ["md5sum", "/deps/blob.bin"],
+                                   remove=True)
+    assert ours.split()[0] == theirs.split()[0]
 
 
 @pytest.mark.parametrize("builder", BUILDERS)

@@ -238,6 +238,27 @@ def test_select(ctx: Path, sources: list[str], expected: list[str]) -> None:
     assert ContextSnapshot.read(ctx).select(sources) == expected
 
 
+@pytest.mark.parametrize(
+    ("sources", "taken"),
+    [
+        (["."], True),
+        (["*"], True),
+        ([".bakery*"], True),
+        (["./.bakery.Dockerfile"], True),
+        (["src", "bin/run.sh"], False),
+        (["*.go", "*/*.go"], False),
+        (["missing"], False),
+        ([], False),
+    ],
+    ids=["whole", "star", "prefix-wildcard", "by-name", "folders", "other-wildcards",
+         "missing", "nothing"],
+)
+def test_would_select_a_file_added_later(ctx: Path, sources: list[str], taken: bool) -> None:
+    snapshot = ContextSnapshot.read(ctx)
+    assert snapshot.would_select(sources, ".bakery.Dockerfile") is taken
+    assert ".bakery.Dockerfile" not in snapshot.files
+
+
 def _write(name: str, text: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         path = root / name
