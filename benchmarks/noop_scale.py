@@ -18,27 +18,21 @@ Needs a running daemon and the bakery-busybox image (scripts/busybox-image).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
-import json
-import os
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.parse
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import ROOT, bakery_build, buildkit_api, docker_cli, own_images, timed
 from benchmarks.report import write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 BUILDERS = ("buildkit", "classic")
 
 
@@ -57,29 +51,6 @@ def fixture(folder: Path, prefix: str, count: int) -> list[str]:
     return names
 
 
-def bakery(folder: Path, builder: str, prefix: str) -> None:
-    subprocess.run([str(ROOT / ".venv" / "bin" / "bakery"), "build", "all", "--builder",
-                    builder, "--progress", "quiet", "--report", "none"],
-                   cwd=folder, check=True, capture_output=True,
-                   env={**os.environ, "BAKERY_STAGE_REPO": f"{prefix}-stages"})
-
-
-def docker_cli(folder: Path, prefix: str, target: str) -> None:
-    subprocess.run(["docker", "build", "-q", "--target", target, "-t",
-                    f"{prefix}-plain-{target}", "."], cwd=folder, check=True,
-                   capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
-
-
-def buildkit_api(api: docker.APIClient, body: bytes, prefix: str, target: str) -> None:
-    params = {"t": f"{prefix}-bk-{target}", "target": target, "version": "2"}
-    url = api._url("/build") + "?" + urllib.parse.urlencode(params)
-    with api._post(url, data=body, headers={"Content-Type": "application/x-tar"},
-                   stream=True) as resp:
-        for raw in resp.iter_lines():
-            if raw and "error" in json.loads(raw):
-                raise RuntimeError(raw.decode())
-
-
 def context_tar(folder: Path) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -87,12 +58,6 @@ def context_tar(folder: Path) -> bytes:
             if path.is_file() and path.name != "bake.toml":
                 tar.add(path, arcname=path.name)
     return buf.getvalue()
-
-
-def timed(fn: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -105,39 +70,32 @@ def main() -> None:
     api = docker.APIClient(timeout=600)
     subprocess.run([str(ROOT / "scripts" / "busybox-image")], check=True, capture_output=True)
     prefix = f"bakery-bench-{uuid.uuid4().hex[:6]}"
-    before = {i.id for i in client.images.list(all=True)}
     cold: dict[str, float] = {}
     noop: dict[str, list[float]] = {b: [] for b in BUILDERS}
     plain: dict[str, list[float]] = {"cli": [], "buildkit": []}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for builder in BUILDERS:
-                folder = Path(tmp) / builder
-                folder.mkdir()
-                names = fixture(folder, prefix, args.targets)
-                cold[builder] = timed(lambda f=folder, b=builder: bakery(f, b, prefix))
-                for _ in range(args.rounds):
-                    noop[builder].append(timed(lambda f=folder, b=builder: bakery(f, b, prefix)))
-            folder = Path(tmp) / "buildkit"
-            step = max(1, len(names) // args.sample)
-            sample = names[::step][:args.sample]
-            body = context_tar(folder)
-            for target in sample:  # warm the caches of both builders
-                docker_cli(folder, prefix, target)
-                buildkit_api(api, body, prefix, target)
-            scale = len(names) / len(sample)
+    with own_images(client, prefix), tempfile.TemporaryDirectory() as tmp:
+        for builder in BUILDERS:
+            folder = Path(tmp) / builder
+            folder.mkdir()
+            names = fixture(folder, prefix, args.targets)
+            cold[builder] = timed(lambda f=folder, b=builder: bakery_build(f, b, prefix))
             for _ in range(args.rounds):
-                plain["cli"].append(scale * sum(
-                    timed(lambda t=t: docker_cli(folder, prefix, t)) for t in sample))
-                plain["buildkit"].append(scale * sum(
-                    timed(lambda t=t: buildkit_api(api, body, prefix, t)) for t in sample))
-    finally:
-        new = [i for i in client.images.list(all=True) if i.id not in before]
-        for image in sorted(new, key=lambda i: i.attrs.get("Created", ""), reverse=True):
-            for ref in [*image.tags, image.id]:
-                with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(ref, force=True)
-        api.close()
+                noop[builder].append(
+                    timed(lambda f=folder, b=builder: bakery_build(f, b, prefix)))
+        folder = Path(tmp) / "buildkit"
+        step = max(1, len(names) // args.sample)
+        sample = names[::step][:args.sample]
+        body = context_tar(folder)
+        for target in sample:  # warm the caches of both builders
+            docker_cli(folder, prefix, target)
+            buildkit_api(api, body, prefix, target)
+        scale = len(names) / len(sample)
+        for _ in range(args.rounds):
+            plain["cli"].append(scale * sum(
+                timed(lambda t=t: docker_cli(folder, prefix, t)) for t in sample))
+            plain["buildkit"].append(scale * sum(
+                timed(lambda t=t: buildkit_api(api, body, prefix, t)) for t in sample))
+    api.close()
 
     n = args.targets
     med = {f"bakery-{b}": statistics.median(v) for b, v in noop.items()}

@@ -22,28 +22,20 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
-import time
-import urllib.parse
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import contextlib
-
+from benchmarks.common import ROOT, bakery_build, buildkit_together, docker_cli, own_images, timed
 from benchmarks.report import write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = """\
 FROM bakery-busybox:latest AS base
 WORKDIR /src
@@ -78,19 +70,6 @@ def fixture(root: Path, prefix: str, sleep: float) -> Path:
     return folder
 
 
-def bakery(folder: Path, builder: str) -> None:
-    subprocess.run([str(ROOT / ".venv" / "bin" / "bakery"), "build", "all", "--builder",
-                    builder, "--progress", "quiet"],
-                   cwd=folder, check=True, capture_output=True)
-
-
-def docker_sequence(folder: Path, prefix: str) -> None:
-    for target in ("client", "server"):
-        subprocess.run(["docker", "build", "-q", "--target", target, "-t",
-                        f"{prefix}-plain-{target}", "."], cwd=folder, check=True,
-                       capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
-
-
 def context_tar(folder: Path) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -99,80 +78,42 @@ def context_tar(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def buildkit_together(client: docker.DockerClient, folder: Path, prefix: str) -> None:
-    body = context_tar(folder)
-    errors: list[str] = []
-
-    def one(target: str) -> None:
-        api = docker.APIClient(timeout=600)
-        params = {"t": f"{prefix}-bk-{target}", "target": target, "version": "2"}
-        url = api._url("/build") + "?" + urllib.parse.urlencode(params)
-        with api._post(url, data=body, headers={"Content-Type": "application/x-tar"},
-                       stream=True) as resp:
-            for raw in resp.iter_lines():
-                if raw and "error" in json.loads(raw):
-                    errors.append(raw.decode())
-        api.close()
-
-    threads = [threading.Thread(target=one, args=(t,)) for t in ("client", "server")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(errors[0])
-
-
-def timed(fn: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sleep", type=float, default=2.0, help="seconds each RUN sleeps")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     client = docker.from_env(timeout=600)
+    api = docker.APIClient(timeout=600)
     subprocess.run([str(ROOT / "scripts" / "busybox-image")], check=True, capture_output=True)
     prefix = f"bakery-bench-{uuid.uuid4().hex[:6]}"
-    # bakery's stage images go to a repository of this run's own.
-    os.environ["BAKERY_STAGE_REPO"] = f"{prefix}-stages"
-    dangling_before = {i["Id"] for i in client.api.images(filters={"dangling": True})}
     runs: dict[str, list[float]] = {k: [] for k in
                                     ("bakery-buildkit", "bakery-classic", "a", "b")}
     noop: dict[str, list[float]] = {k: [] for k in ("bakery-buildkit", "bakery-classic", "a")}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            for _ in range(args.rounds):
-                # Interleaved, so that drift of the machine hits every contender alike.
-                # Each cold run is followed by the same command again: nothing changed.
+    targets = ["client", "server"]
+
+    def sequence(f: Path) -> None:
+        for target in targets:
+            docker_cli(f, prefix, target)
+
+    with own_images(client, prefix), tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for _ in range(args.rounds):
+            # Interleaved, so that drift of the machine hits every contender alike.
+            # Each cold run is followed by the same command again: nothing changed.
+            for builder in ("buildkit", "classic"):
                 f = fixture(root, prefix, args.sleep)
-                runs["bakery-buildkit"].append(timed(lambda f=f: bakery(f, "buildkit")))
-                noop["bakery-buildkit"].append(timed(lambda f=f: bakery(f, "buildkit")))
-                f = fixture(root, prefix, args.sleep)
-                runs["bakery-classic"].append(timed(lambda f=f: bakery(f, "classic")))
-                noop["bakery-classic"].append(timed(lambda f=f: bakery(f, "classic")))
-                f = fixture(root, prefix, args.sleep)
-                runs["a"].append(timed(lambda f=f: docker_sequence(f, prefix)))
-                noop["a"].append(timed(lambda f=f: docker_sequence(f, prefix)))
-                f = fixture(root, prefix, args.sleep)
-                runs["b"].append(timed(lambda f=f: buildkit_together(client, f, prefix)))
-    finally:
-        # This run's tags (and with them the untagged layers only they held).
-        for image in client.api.images():
-            for ref in image.get("RepoTags") or []:
-                if ref.startswith(prefix):
-                    with contextlib.suppress(docker.errors.APIError):
-                        client.images.remove(ref)
-        # The legacy builder's leftovers: stages it built for a --target that does
-        # not need them (build-server for client) stay as untagged images.
-        for image in client.api.images(filters={"dangling": True}):
-            if image["Id"] not in dangling_before:
-                with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(image["Id"])
+                runs[f"bakery-{builder}"].append(
+                    timed(lambda f=f, b=builder: bakery_build(f, b, prefix)))
+                noop[f"bakery-{builder}"].append(
+                    timed(lambda f=f, b=builder: bakery_build(f, b, prefix)))
+            f = fixture(root, prefix, args.sleep)
+            runs["a"].append(timed(lambda f=f: sequence(f)))
+            noop["a"].append(timed(lambda f=f: sequence(f)))
+            f = fixture(root, prefix, args.sleep)
+            runs["b"].append(timed(
+                lambda f=f: buildkit_together(api, context_tar(f), prefix, targets)))
+    api.close()
 
     med = {k: statistics.median(v) for k, v in runs.items()}
     rows = [
