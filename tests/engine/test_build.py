@@ -7,6 +7,7 @@ two images are compared.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -327,6 +328,7 @@ def test_context_files_travel_once_per_node_that_reads_them(
 ) -> None:
     # Three targets share a stage that copies a file from the context; none of
     # them reads it. Sending it with every target's build would be 3 times its size.
+    # With 1 MiB the stage is a target too: its own build makes that image.
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(size))
     (tmp_path / "client.txt").write_text("client\n")
@@ -334,7 +336,7 @@ def test_context_files_travel_once_per_node_that_reads_them(
     (tmp_path / "Dockerfile").write_text(CUT.format(nonce=uuid.uuid4().hex))
     (tmp_path / "bake.toml").write_text("".join(
         f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
-        for t in ("client", "server", "copier")))
+        for t in ("client", "server", "copier", *(["base"] if size >= 1 << 20 else []))))
     with SocketMeter(tmp_path) as meter:
         run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
                      env={"DOCKER_HOST": meter.url})
@@ -343,7 +345,7 @@ def test_context_files_travel_once_per_node_that_reads_them(
         assert meter.builds == 4  # one per stage
         assert size <= meter.sent < size * 1.5 + 100_000, meter.sent
     elif size >= 1 << 20:
-        assert meter.builds == 4  # the shared stage on its own, then one per target
+        assert meter.builds == 4  # the shared stage (target base), then one per target
         assert size <= meter.sent < size * 1.5, meter.sent
     else:
         # A small file goes with each target's build: no build waits for the stage.
@@ -353,6 +355,53 @@ def test_context_files_travel_once_per_node_that_reads_them(
     theirs = client.containers.run(f"{prefix}-client", ["md5sum", "/deps/blob.bin"],
                                    remove=True)
     assert ours.split()[0] == theirs.split()[0]
+    if size >= 1 << 20:
+        base = client.api.inspect_image(f"{prefix}-base")["Config"]["Labels"]
+        assert base["dev.bakery.role"] == "image"
+
+
+CUT_FAILING = """\
+FROM bakery-busybox:latest AS base
+COPY deps/ /deps/
+RUN echo {nonce} && exit 4
+
+FROM base AS one
+RUN echo one
+
+FROM base AS two
+RUN echo two
+
+FROM bakery-busybox:latest AS free
+RUN echo {nonce} free > /free
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_failing_shared_stage_built_on_its_own(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    # 1 MiB: on BuildKit the shared stage is a build of its own (see above).
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "Dockerfile").write_text(CUT_FAILING.format(nonce=(nonce := uuid.uuid4().hex)))
+    (tmp_path / "bake.toml").write_text("".join(
+        f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
+        for t in ("one", "two", "free")))
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                 "--keep-going", "--report", "json")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Dockerfile:3" in run.stderr, run.stderr
+    assert "exit code 4" in run.stderr
+    assert "Traceback" not in run.stderr
+    report = json.loads(run.stdout)
+    status = {n["stage"]: n["status"] for n in report["nodes"]}
+    assert status == {"base": "failed", "one": "not_started", "two": "not_started",
+                      "free": "built"}, status
+    assert read_file(client, f"{prefix}-free", "/free") == f"{nonce} free\n".encode()
+    for name in ("one", "two"):
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(f"{prefix}-{name}")
+    assert containers(client, nonce) == set()
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
