@@ -7,8 +7,10 @@ and the engine read files the same way. Nothing here builds or prints.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform as host_platform
+import stat
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -144,7 +146,32 @@ class DockerfileCache:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once: a crash leaves the old file or the new."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Replace ``path`` with ``text`` all at once: a crash leaves the old file or the
+    new. A symlink is followed (the file it points to is replaced, the link stays);
+    an existing file keeps its permissions, owner and CRLF line endings."""
+    real = Path(os.path.realpath(path))
+    try:
+        old: os.stat_result | None = real.stat()
+        crlf = b"\r\n" in real.read_bytes()
+    except FileNotFoundError:
+        old, crlf = None, False
+    except OSError as err:
+        raise _unwritable(path, err) from None
+    tmp = real.with_name(f".{real.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\r\n" if crlf else "\n") as f:
+            f.write(text)
+        if old is not None:
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))
+            with contextlib.suppress(OSError):
+                os.chown(tmp, old.st_uid, old.st_gid)
+        os.replace(tmp, real)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _unwritable(path, err) from None
+
+
+def _unwritable(path: Path, err: OSError) -> ConfigError:
+    return ConfigError(f"cannot write {path}: {err.strerror}", where=str(path),
+                       hint="check that the file and its folder are writable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,35 @@ def test_var_set_changes_the_file_in_place(project: Path) -> None:
     assert text == TOML.replace('VERSION = "dev"', 'VERSION = "2.0.0"')
     code, out, _ = run(project, "print", "server")
     assert json.loads(out)["target"]["server"]["tags"] == ["buildme-server:2.0.0"]
+
+
+def test_var_set_keeps_a_symlink_the_mode_and_crlf(project: Path) -> None:
+    real = project / "config" / "real.toml"
+    real.parent.mkdir()
+    real.write_bytes(TOML.replace("\n", "\r\n").encode())
+    real.chmod(0o640)
+    (project / "bake.toml").unlink()
+    (project / "bake.toml").symlink_to("config/real.toml")
+    code, _, err = run(project, "var", "set", "VERSION", "2.0.0")
+    assert code == 0, err
+    assert (project / "bake.toml").is_symlink()
+    data = real.read_bytes()
+    assert data == TOML.replace('VERSION = "dev"', 'VERSION = "2.0.0"').replace(
+        "\n", "\r\n").encode()
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert not [p.name for p in real.parent.iterdir() if p.name != "real.toml"]
+
+
+def test_var_set_that_cannot_write_is_one_error(project: Path) -> None:
+    # The new text goes to a file beside bake.toml first: make that impossible
+    # (a folder in its place), whoever runs the test.
+    before = (project / "bake.toml").read_text()
+    (project / f".bake.toml.{os.getpid()}.tmp").mkdir()
+    code, _, err = run(project, "var", "set", "VERSION", "2.0.0")
+    assert code == 2
+    assert err.startswith("error: bake.toml: cannot write bake.toml: Is a directory"), err
+    assert "Traceback" not in err
+    assert (project / "bake.toml").read_text() == before
 
 
 def test_var_set_without_a_bake_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
