@@ -288,6 +288,12 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     plan = make_plan(project.targets, names, DockerfileCache().graph)
     client = connect()
     backend = pick_backend(client, args.builder)
+    if backend.name == "buildkit":
+        for name, planned in plan.targets.items():
+            if planned.target.shm_size:
+                sys.stderr.write(f"warning: target.{name}: shm-size has no effect on "
+                                 "BuildKit (the daemon ignores it); --builder classic "
+                                 "applies it\n")
     jobs = args.jobs or int(client.info().get("NCPU") or 2)
     progress = make_progress(args.progress, plan, sys.stderr)
     with progress:

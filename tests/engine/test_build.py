@@ -519,3 +519,19 @@ def test_missing_context_folder_is_one_error(tmp_path: Path, builder: str,
     assert run.returncode == 2, run.stderr
     assert "does not exist" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_shm_size_on_buildkit_is_a_warning(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    write_tree(tmp_path, {
+        "Dockerfile": "FROM bakery-busybox:latest\nRUN df -k /dev/shm > /shm\n",
+        "bake.toml": f'[target.t]\ntags = ["{prefix}-t"]\nshm-size = "96m"\n',
+    })
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
+    assert run.returncode == 0, run.stdout + run.stderr
+    warned = "warning: target.t: shm-size has no effect on BuildKit" in run.stderr
+    assert warned is (builder == "buildkit")
+    if builder == "classic":
+        assert b"98304" in read_file(client, f"{prefix}-t", "/shm")
