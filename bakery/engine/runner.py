@@ -506,7 +506,11 @@ class Runner:
             labels.update(self.plan.targets[name].target.labels if name in self.plan.targets
                           else {})
         emitted = emit_stage(node.graph, node.stage, refs)
-        label_line = _label_line(labels, node.graph.dockerfile.escape)
+        # A line break cannot be written in a Dockerfile: such labels go as the
+        # parameter (one more step each).
+        multiline = {k: v for k, v in labels.items() if "\n" in k + v or "\r" in k + v}
+        label_line = _label_line({k: v for k, v in labels.items() if k not in multiline},
+                                 node.graph.dockerfile.escape)
         emitted = replace(emitted, text=f"{emitted.text}{label_line}\n",
                           lines=(*emitted.lines, 0))
         context, dockerfile_name = await self._context_tar(node, emitted)
@@ -524,6 +528,7 @@ class Runner:
             shm_size=_bytes(node.target.shm_size),
             no_cache=self._no_cache(node),
             cache_from=node.target.cache_from,
+            labels=multiline,
         )
         steps: dict[str, bool] = {}
 

@@ -535,3 +535,20 @@ def test_shm_size_on_buildkit_is_a_warning(
     assert warned is (builder == "buildkit")
     if builder == "classic":
         assert b"98304" in read_file(client, f"{prefix}-t", "/shm")
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_labels_with_line_breaks_and_quotes(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    labels = {"notes": "first line\nsecond line", "quoted": 'say "hi" $HOME \\ end',
+              "plain": "v"}
+    write_tree(tmp_path, {
+        "Dockerfile": "FROM bakery-busybox:latest\nRUN true\n",
+        "bake.toml": (f'[target.t]\ntags = ["{prefix}-t"]\n'
+                      f"labels = {json.dumps(labels)}\n").replace('": "', '" = "'),
+    })
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
+    assert run.returncode == 0, run.stdout + run.stderr
+    found = client.api.inspect_image(f"{prefix}-t")["Config"]["Labels"]
+    assert {k: found.get(k) for k in labels} == labels
