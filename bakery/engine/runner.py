@@ -271,11 +271,13 @@ class Runner:
         built as a target: not the image of a target with labels of its own
         (later stages would inherit them from the cut's image). Below that size,
         sending the files with each target costs less than making the targets
-        wait for an image of the shared stage."""
+        wait for an image of the shared stage. Without the cache there are no
+        cuts: a build that goes as written (see above) would build the stage
+        again, where builds sent together share it."""
         out = []
         for node_id, node in self.plan.nodes.items():
             stage = node.stage
-            if not (node.shared and self._reads.get(node_id)):
+            if not (node.shared and self._reads.get(node_id)) or self._no_cache(node):
                 continue
             if stage.written_name is None and stage.index != len(node.graph.stages) - 1:
                 continue

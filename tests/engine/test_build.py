@@ -85,6 +85,41 @@ def test_shared_stage_runs_once_and_unused_stages_never(
     assert "exit 3" not in run.stderr
 
 
+BIG_SHARED = """\
+FROM bakery-busybox:latest AS base
+COPY deps/ /deps/
+RUN echo {nonce} > /nonce && head -c 16 /dev/urandom | od -An -tx1 > /random
+
+FROM base AS client
+RUN cp /random /client-random
+
+FROM base AS server
+COPY . /ctx
+RUN cp /random /server-random
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("no_cache", [False, True], ids=["cache", "no-cache"])
+def test_shared_stage_reading_much_of_the_context_runs_once(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, no_cache: bool,
+) -> None:
+    # On BuildKit, with the cache, the shared stage is a build of its own (1 MiB);
+    # server copies the whole context, so its build goes as written and must
+    # find that stage in the cache, not build it again.
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
+    write_tree(tmp_path, {"Dockerfile": BIG_SHARED.format(nonce=uuid.uuid4().hex),
+                          "bake.toml": SHARED_TOML.format(prefix=prefix)})
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                 *(["--no-cache"] if no_cache else []))
+    assert run.returncode == 0, run.stdout + run.stderr
+    a = read_file(client, f"{prefix}-client:latest", "/client-random")
+    b = read_file(client, f"{prefix}-server:latest", "/server-random")
+    assert len(a.split()) == 16
+    assert a == b, "client and server must start from the same base"
+
+
 def test_plain_classic_builds_side_by_side_ship_different_bases(
     client: docker.DockerClient, prefix: str, tmp_path: Path,
 ) -> None:
