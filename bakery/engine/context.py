@@ -222,6 +222,9 @@ class ContextSnapshot:
 
     def _select_tree(self, path: str, chosen: set[str]) -> None:
         resolved = self._resolve(path, chosen)
+        if resolved == "":  # a link to the context's root: all of it
+            chosen.update(self.files)
+            return
         if resolved is None or resolved not in self.files:
             return
         chosen.add(resolved)
@@ -236,13 +239,15 @@ class ContextSnapshot:
         first = next(i for i, part in enumerate(parts) if _has_wildcards(part))
         base = "/".join(parts[:first])
         pattern = "/".join(parts[first:])
-        if base:
-            resolved = self._resolve(base, chosen)
-            if resolved is None or resolved not in self.files:
+        resolved = self._resolve(base, chosen) if base else ""
+        if resolved:
+            if resolved not in self.files:
                 return
             candidates = self._below(resolved)
             prefix = resolved + "/"
-        else:
+        elif resolved is None:
+            return
+        else:  # no folder before the wildcard, or a link to the context's root
             candidates = iter(self.files)
             prefix = ""
         taken: str | None = None

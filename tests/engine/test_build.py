@@ -587,3 +587,23 @@ def test_labels_with_line_breaks_and_quotes(
     assert run.returncode == 0, run.stdout + run.stderr
     found = client.api.inspect_image(f"{prefix}-t")["Config"]["Labels"]
     assert {k: found.get(k) for k in labels} == labels
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_copy_through_a_link_to_the_context_root(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    # Each build gets only the files its stages read: a link to "." reads them all.
+    write_tree(tmp_path, {
+        "Dockerfile": "FROM bakery-busybox:latest\nCOPY all/ /ctx/\n",
+        "a.txt": "a\n",
+        "sub/b.txt": "b\n",
+        ".dockerignore": ".bakery/\n",
+    })
+    (tmp_path / "all").symlink_to(".")
+    (tmp_path / "bake.toml").write_text(f'[target.t]\ntags = ["{prefix}-t"]\n')
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
+    assert run.returncode == 0, run.stdout + run.stderr
+    theirs = oracle_build(client, tmp_path, None, f"{prefix}-oracle",
+                          buildkit=builder == "buildkit")
+    assert image_files(client, f"{prefix}-t") == image_files(client, theirs)

@@ -259,6 +259,30 @@ def test_would_select_a_file_added_later(ctx: Path, sources: list[str], taken: b
     assert ".bakery.Dockerfile" not in snapshot.files
 
 
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (["all"], ["a.txt", "abs", "all", "sub", "sub/b.txt", "sub/up"]),
+        (["abs/sub"], ["abs", "sub", "sub/b.txt", "sub/up"]),
+        (["sub/up/"], ["a.txt", "abs", "all", "sub", "sub/b.txt", "sub/up"]),
+        (["all/*.txt"], ["a.txt", "all"]),
+        (["sub/up/s*/b.txt"], ["sub/b.txt", "sub/up"]),
+    ],
+    ids=["dot-link", "absolute-root-link", "parent-link", "wildcard-through-link",
+         "wildcard-deeper"],
+)
+def test_select_through_links_to_the_root(
+    tmp_path: Path, sources: list[str], expected: list[str],
+) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "sub" / "b.txt").write_text("b")
+    (tmp_path / "all").symlink_to(".")
+    (tmp_path / "abs").symlink_to("/")
+    (tmp_path / "sub" / "up").symlink_to("..")
+    assert ContextSnapshot.read(tmp_path).select(sources) == expected
+
+
 def _write(name: str, text: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         path = root / name
