@@ -18,7 +18,7 @@ from types import MappingProxyType
 from bakery.core.config import Target
 from bakery.core.errors import BakeryError, ConfigError, CycleError
 from bakery.core.graph import GraphCycle, reachable, topological_order, waves
-from bakery.core.stages import PROXY_ARGS, SourceKind, Stage, StageGraph
+from bakery.core.stages import PROXY_ARGS, TARGET_PLATFORM_ARGS, SourceKind, Stage, StageGraph
 
 TARGET_PREFIX = "target:"
 
@@ -162,6 +162,7 @@ def make_plan(
                         needs.append(planned[other].node)
             args = effective_args(stage, target.args)
             platform = stage.platform or target.platform
+            reads_target = bool(TARGET_PLATFORM_ARGS & set(stage.arg_names))
             identity = {
                 "dockerfile": target.dockerfile_inline if target.dockerfile_inline is not None
                 else target.dockerfile,
@@ -169,6 +170,7 @@ def make_plan(
                 "stage": stage.index,
                 "args": args,
                 "platform": platform,
+                "target_platform": target.platform if reads_target else None,
                 "sources": [[s.kind.value, s.ref] for s in stage.sources],
                 "needs": needs,
                 "contexts": {k: v for k, v in sorted(target.contexts.items())

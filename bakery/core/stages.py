@@ -28,6 +28,9 @@ PROXY_ARGS = frozenset(
     for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
     for name in (base, base.lower())
 )
+# The automatic ARGs that name the target platform: a stage that declares one
+# builds differently for each target platform, even on a fixed --platform.
+TARGET_PLATFORM_ARGS = frozenset(("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"))
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 
 

@@ -221,6 +221,33 @@ platform = "linux/arm64"
     assert [n.stage.display_name for n in plan.shared()] == ["tools"]
 
 
+@pytest.mark.parametrize("arg", ["TARGETARCH", "TARGETPLATFORM", "TARGETOS", "TARGETVARIANT"])
+def test_a_stage_reading_the_target_platform_is_not_shared_across_platforms(arg: str) -> None:
+    # Cross-compiling: the stage runs on the build platform but builds for the
+    # target's, so each target platform gets its own.
+    toml = """\
+[target.amd]
+platform = "linux/amd64"
+[target.arm]
+platform = "linux/arm64"
+[target.arm2]
+platform = "linux/arm64"
+"""
+    text = (f"FROM --platform=$BUILDPLATFORM alpine AS build\nARG {arg}\n"
+            f"RUN make ${arg}\nFROM alpine\nCOPY --from=build /a /a\n")
+    plan = plan_of(toml, {"Dockerfile": text}, ["amd", "arm", "arm2"])
+    builds = [n for n in plan.nodes.values() if n.stage.display_name == "build"]
+    assert sorted(sorted(n.targets) for n in builds) == [["amd"], ["arm", "arm2"]]
+
+
+def test_a_stage_reading_only_the_build_platform_is_shared() -> None:
+    toml = '[target.amd]\nplatform = "linux/amd64"\n[target.arm]\nplatform = "linux/arm64"\n'
+    text = ("FROM --platform=$BUILDPLATFORM alpine AS build\nARG BUILDARCH\n"
+            "RUN echo $BUILDARCH\nFROM alpine\nCOPY --from=build /a /a\n")
+    plan = plan_of(toml, {"Dockerfile": text}, ["amd", "arm"])
+    assert [n.stage.display_name for n in plan.shared()] == ["build"]
+
+
 def test_target_context_is_a_cross_target_edge() -> None:
     toml = """\
 [target.base]
