@@ -130,6 +130,7 @@ class Runner:
         self._reads: dict[str, ContextReads] = {}  # node id -> context sources it reads
         self._cuts: dict[str, trio.Event] = {}  # BuildKit: shared nodes built on their own
         self._target_results: dict[str, TargetResult] = {}
+        self._cut_users: dict[str, list[str]] = {}  # cut -> the targets whose builds run it
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -158,7 +159,8 @@ class Runner:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 if self.backend.name == "buildkit":
-                    self._cuts = {n: trio.Event() for n in await self._cut_nodes()}
+                    self._cut_users = await self._cut_nodes()
+                    self._cuts = {n: trio.Event() for n in self._cut_users}
                     for node_id in self._cuts:
                         nursery.start_soon(self._cut_task, node_id)
                     for name in self.plan.targets:
@@ -262,51 +264,63 @@ class Runner:
     # stage that reads CUT_BYTES or more of the context (a "cut") is built once as
     # an image of its own, and the builds after it name that image instead of the
     # stage, so its files travel once, not once per target. That needs a
-    # Dockerfile of bakery's in the tar: where a stage of the build would copy it
-    # (`COPY . .`), the build goes as written instead, with the cut's files
-    # (which that COPY reads anyway).
+    # Dockerfile of bakery's in the tar, so there is no cut where a stage after it
+    # would copy that file (`COPY . .`).
 
-    async def _cut_nodes(self) -> list[str]:
-        """Shared nodes that read at least CUT_BYTES of the context and can be
-        built as a target: not the image of a target with labels of its own
-        (later stages would inherit them from the cut's image). Below that size,
-        sending the files with each target costs less than making the targets
-        wait for an image of the shared stage. Without the cache there are no
-        cuts: a build that goes as written (see above) would build the stage
-        again, where builds sent together share it."""
-        out = []
+    async def _cut_nodes(self) -> dict[str, list[str]]:
+        """The shared nodes to build on their own: a node that at least two target
+        builds run, that reads at least CUT_BYTES of the context, and that BuildKit
+        can build as a target. Below that size, sending the files with each target
+        costs less than making the targets wait for an image of the stage. Not:
+        - without the cache (builds sent together share the stage instead);
+        - the image of a target with labels of its own (later stages would
+          inherit them from the cut's image);
+        - for targets of different platforms (the image has one);
+        - when a target's stages after it read a file named like bakery's
+          Dockerfile (``COPY . .``): that build must go as written, would run the
+          stage again where BuildKit's cache lacks it, and carries its files anyway.
+        Each cut comes with the targets whose builds run it."""
+        out: dict[str, list[str]] = {}
+        builds = {name: self._unit(t.node, whole=True) for name, t in self.plan.targets.items()}
         for node_id, node in self.plan.nodes.items():
             stage = node.stage
-            if not (node.shared and self._reads.get(node_id)) or self._no_cache(node):
+            users = [name for name, unit in builds.items() if node_id in unit]
+            if len(users) < 2 or not self._reads.get(node_id) or self._no_cache(node):
                 continue
             if stage.written_name is None and stage.index != len(node.graph.stages) - 1:
                 continue
             if any(self.plan.targets[t].target.labels for t in node.final_for
                    if t in self.plan.targets):
                 continue
+            if len({self.plan.targets[t].target.platform for t in users}) > 1:
+                continue
             snapshot = await self._snapshot(node)
+            after = [self._sources_read(self._unit(self.plan.targets[t].node, stop=node_id))
+                     for t in users if self.plan.targets[t].node != node_id]
+            if any(snapshot.would_select(sources, DOCKERFILE_IN_TAR) for sources in after):
+                continue
             sources = self._sources_read((node_id,))
             size = await self._thread(functools.partial(snapshot.size_of, sources))
             if size >= CUT_BYTES:
-                out.append(node_id)
+                out[node_id] = users
         return out
 
-    def _unit(self, top: str, *, through_cuts: bool = False) -> tuple[str, ...]:
+    def _unit(self, top: str, *, whole: bool = False,
+              stop: str | None = None) -> tuple[str, ...]:
         """The nodes one BuildKit build of ``top`` runs, in build order: ``top`` and
-        what it reads from, stopping at cuts (other than ``top``) unless
-        ``through_cuts``."""
+        what it reads from, stopping at cuts other than ``top`` (at none when
+        ``whole``; at ``stop`` when given)."""
+        stops = {stop} if stop is not None else set() if whole else set(self._cuts)
+        stops.discard(top)
         seen: set[str] = set()
         todo = [top]
         while todo:
             node_id = todo.pop()
-            if node_id in seen:
+            if node_id in seen or node_id in stops:
                 continue
             seen.add(node_id)
-            if node_id != top and node_id in self._cuts and not through_cuts:
-                continue
             todo.extend(self.plan.nodes[node_id].sources.values())
-        return tuple(n for n in self.plan.nodes
-                     if n in seen and (through_cuts or n == top or n not in self._cuts))
+        return tuple(n for n in self.plan.nodes if n in seen)
 
     def _cut_parents(self, unit: tuple[str, ...]) -> dict[Source, str]:
         """The stage references of ``unit`` that name a cut outside it."""
@@ -320,11 +334,11 @@ class Runner:
                         out[src] = parent
         return out
 
-    def _needed_targets(self, node: Node) -> list[str]:
-        """Targets every target using ``node`` waits for: what a cut waits for."""
+    def _needed_targets(self, users: list[str]) -> list[str]:
+        """Targets every one of ``users`` waits for: what their cut waits for."""
         common: set[str] | None = None
-        for name in node.targets:
-            needs = set(self._target_needs(name)) if name in self.plan.targets else set()
+        for name in users:
+            needs = set(self._target_needs(name))
             common = needs if common is None else common & needs
         return sorted(common or ())
 
@@ -346,9 +360,10 @@ class Runner:
 
     async def _cut_task(self, node_id: str) -> None:
         node = self.plan.nodes[node_id]
+        users = self._cut_users[node_id]
         try:
             unit = self._unit(node_id)
-            reason = await self._wait_for(self._needed_targets(node),
+            reason = await self._wait_for(self._needed_targets(users),
                                           list(dict.fromkeys(self._cut_parents(unit).values())),
                                           self._target_results)
             if reason is not None:
@@ -356,11 +371,14 @@ class Runner:
                 return
             if await self._reuse(node_id, unit) is not None:
                 return
+            if all(self._reusable_image(self.plan.targets[t].node) for t in users):
+                # Every target built from it reuses its image: nothing needs the stage.
+                self._record_cached(unit)
+                return
             labels = {NODE_LABEL: node_id, ROLE_LABEL: "image" if node.final_for else "stage",
                       REPO_LABEL: STAGE_REPO, KEY_LABEL: self._keys.get(node_id) or ""}
-            limit = contextlib.nullcontext() if self._no_cache(node) else self._limiter
-            async with limit:
-                await self._build_unit(node_id, node.target, labels, self._no_cache(node))
+            async with self._limiter:
+                await self._build_unit(node_id, node.target, labels, no_cache=False)
         finally:
             self._cuts[node_id].set()
 
@@ -423,8 +441,6 @@ class Runner:
         snapshot = await self._snapshot(top)
         unit = self._unit(top_id)
         cuts = self._cut_parents(unit)
-        if cuts and snapshot.would_select(self._sources_read(unit), DOCKERFILE_IN_TAR):
-            unit, cuts = self._unit(top_id, through_cuts=True), {}
         refs: dict[Source, str] = {src: stage_tag(cut) for src, cut in cuts.items()}
         for node_id in unit:
             for src in self.plan.nodes[node_id].stage.sources:
@@ -701,28 +717,37 @@ class Runner:
                 out[key] = (str(image["Id"]), tags)
         return out
 
+    def _reusable_image(self, node_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """The image of an earlier run for ``node_id`` and its tags, if it may be reused."""
+        key = self._keys.get(node_id)
+        if key is None or self._no_cache(self.plan.nodes[node_id]):
+            return None
+        return self._reusable.get(key)
+
     async def _reuse(self, node_id: str, nodes: tuple[str, ...] = ()) -> str | None:
         """The image of an earlier run for ``node_id``, tagged as this run's stage
         image, with ``nodes`` (the rest of a BuildKit target) recorded as cached;
         ``None`` when the node must be built."""
-        key = self._keys.get(node_id)
-        node = self.plan.nodes[node_id]
-        if key is None or key not in self._reusable or self._no_cache(node):
+        found = self._reusable_image(node_id)
+        if found is None:
             return None
-        image_id, tags = self._reusable[key]
+        image_id, tags = found
         tag = stage_tag(node_id)
         if tag not in tags:
             repo, name = split_tag(tag)
             await self._thread(lambda: self.client.tag(image_id, repo, name, force=True))
-        now = trio.current_time()
-        for done in (*nodes, node_id):
-            if done not in self._state.results:
-                self._state.results[done] = NodeResult(
-                    done, Status.CACHED, now, now,
-                    image_id=image_id if done == node_id else None)
-                self.emit(NodeFinished(done, Status.CACHED, now,
-                                       image_id=image_id if done == node_id else None))
+        self._record_cached((*nodes, node_id), image_id)
         return image_id
+
+    def _record_cached(self, nodes: tuple[str, ...], image_id: str | None = None) -> None:
+        """``nodes`` were not built: recorded as cached, the last with ``image_id``."""
+        now = trio.current_time()
+        for done in nodes:
+            if done not in self._state.results:
+                image = image_id if done == nodes[-1] else None
+                self._state.results[done] = NodeResult(done, Status.CACHED, now, now,
+                                                       image_id=image)
+                self.emit(NodeFinished(done, Status.CACHED, now, image_id=image))
 
     # -- contexts --------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ two images are compared.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -104,9 +105,9 @@ RUN cp /random /server-random
 def test_shared_stage_reading_much_of_the_context_runs_once(
     client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, no_cache: bool,
 ) -> None:
-    # On BuildKit, with the cache, the shared stage is a build of its own (1 MiB);
-    # server copies the whole context, so its build goes as written and must
-    # find that stage in the cache, not build it again.
+    # server copies the whole context: on BuildKit its build must go as written,
+    # so the shared stage (1 MiB) is not built on its own, and both targets'
+    # builds share it.
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
     write_tree(tmp_path, {"Dockerfile": BIG_SHARED.format(nonce=uuid.uuid4().hex),
@@ -607,3 +608,55 @@ def test_copy_through_a_link_to_the_context_root(
     theirs = oracle_build(client, tmp_path, None, f"{prefix}-oracle",
                           buildkit=builder == "buildkit")
     assert image_files(client, f"{prefix}-t") == image_files(client, theirs)
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_shared_stage_nothing_rebuilds_is_not_built(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
+    write_tree(tmp_path, {"Dockerfile": CUT.format(nonce=uuid.uuid4().hex),
+                          "client.txt": "client\n", "server.txt": "server\n"})
+    (tmp_path / "bake.toml").write_text("".join(
+        f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n' for t in ("client", "server")))
+    for names in (["client"], ["server"]):
+        run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", *names)
+        assert run.returncode == 0, run.stdout + run.stderr
+    # Both targets' images exist: building them together makes no build call.
+    with SocketMeter(tmp_path) as meter:
+        run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                     "--report", "json", "client", "server", env={"DOCKER_HOST": meter.url})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert meter.builds == 0
+    assert {n["status"] for n in json.loads(run.stdout)["nodes"]} == {"cached"}
+
+
+PLATFORMS = """\
+FROM --platform=$BUILDPLATFORM bakery-busybox:latest AS build
+COPY big.bin /big.bin
+RUN echo {nonce} > /made
+
+FROM scratch AS out
+COPY --from=build /made /made
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_shared_stage_for_targets_of_two_platforms(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    # The build stage runs on the build platform for both targets: one node,
+    # whose image must serve an arm64 and an amd64 target.
+    (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "Dockerfile").write_text(PLATFORMS.format(nonce=(nonce := uuid.uuid4().hex)))
+    (tmp_path / "bake.toml").write_text("".join(
+        f'[target.{arch}]\ntarget = "out"\nplatform = "linux/{arch}"\n'
+        f'tags = ["{prefix}-{arch}"]\n' for arch in ("arm64", "amd64")))
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
+    assert run.returncode == 0, run.stdout + run.stderr
+    for arch in ("arm64", "amd64"):
+        image = client.api.inspect_image(f"{prefix}-{arch}")
+        assert image["Architecture"] == arch
+        files = image_files(client, f"{prefix}-{arch}")
+        assert files["made"][-1] == hashlib.sha256(f"{nonce}\n".encode()).hexdigest()
