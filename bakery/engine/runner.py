@@ -131,6 +131,7 @@ class Runner:
         self._cuts: dict[str, trio.Event] = {}  # BuildKit: shared nodes built on their own
         self._target_results: dict[str, TargetResult] = {}
         self._cut_users: dict[str, list[str]] = {}  # cut -> the targets whose builds run it
+        self._skipped: set[str] = set()  # BuildKit: targets not built as one they need failed
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -393,7 +394,13 @@ class Runner:
             cuts = [n for n in planned.nodes if n in self._cuts]
             reason = await self._wait_for(self._target_needs(name), cuts, targets)
             if reason is not None:
-                self._skip_nodes(planned.nodes, reason)
+                # A stage this target shares may still be built for another one.
+                self._skipped.add(name)
+                self._skip_nodes(tuple(
+                    n for n in planned.nodes
+                    if all(t in self._skipped for t in self.plan.nodes[n].targets
+                           if t in self.plan.targets and n in self.plan.targets[t].nodes)),
+                    reason)
                 return
             image_id: str | None
             if planned.node in self._cuts:

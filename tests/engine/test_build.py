@@ -660,3 +660,42 @@ def test_a_shared_stage_for_targets_of_two_platforms(
         assert image["Architecture"] == arch
         files = image_files(client, f"{prefix}-{arch}")
         assert files["made"][-1] == hashlib.sha256(f"{nonce}\n".encode()).hexdigest()
+
+
+SKIPPED_SHARING = """\
+FROM bakery-busybox:latest AS base
+RUN echo {nonce} && sleep 3
+
+FROM base AS ok
+RUN echo ok > /ok
+
+FROM base AS after
+RUN echo after
+
+FROM bakery-busybox:latest AS bad
+RUN echo {nonce} && exit 5
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_skipped_target_does_not_skip_a_stage_another_builds(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    # "after" waits for "bad", which fails at once, while "ok" builds the stage
+    # "after" shares with it.
+    write_tree(tmp_path, {
+        "Dockerfile": SKIPPED_SHARING.format(nonce=(nonce := uuid.uuid4().hex)),
+        "bake.toml": (f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
+                      f'[target.after]\ntarget = "after"\ndepends-on = ["bad"]\n'
+                      f'tags = ["{prefix}-after"]\n'
+                      f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'),
+    })
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                 "--keep-going", "--report", "json", "ok", "after")
+    assert run.returncode == 1, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    status = {n["stage"]: n["status"] for n in report["nodes"]}
+    assert status == {"base": "built", "ok": "built", "after": "not_started",
+                      "bad": "failed"}, status
+    assert read_file(client, f"{prefix}-ok", "/ok") == b"ok\n"
+    assert containers(client, nonce) == set()
