@@ -132,6 +132,7 @@ class Runner:
         self._target_results: dict[str, TargetResult] = {}
         self._cut_users: dict[str, list[str]] = {}  # cut -> the targets whose builds run it
         self._skipped: set[str] = set()  # BuildKit: targets not built as one they need failed
+        self._runners: dict[str, set[str]] = {}  # BuildKit: node -> targets whose builds run it
 
     # -- the schedule ----------------------------------------------------------------
 
@@ -282,10 +283,12 @@ class Runner:
           stage again where BuildKit's cache lacks it, and carries its files anyway.
         Each cut comes with the targets whose builds run it."""
         out: dict[str, list[str]] = {}
-        builds = {name: self._unit(t.node, whole=True) for name, t in self.plan.targets.items()}
+        for name, planned in self.plan.targets.items():
+            for node_id in self._unit(planned.node, whole=True):
+                self._runners.setdefault(node_id, set()).add(name)
         for node_id, node in self.plan.nodes.items():
             stage = node.stage
-            users = [name for name, unit in builds.items() if node_id in unit]
+            users = sorted(self._runners.get(node_id, ()))
             if len(users) < 2 or not self._reads.get(node_id) or self._no_cache(node):
                 continue
             if stage.written_name is None and stage.index != len(node.graph.stages) - 1:
@@ -293,7 +296,10 @@ class Runner:
             if any(self.plan.targets[t].target.labels for t in node.final_for
                    if t in self.plan.targets):
                 continue
-            if len({self.plan.targets[t].target.platform for t in users}) > 1:
+            # One image for every target: not for several platforms, nor for a
+            # stage on a --platform of its own (the image would be for that one).
+            if len({self.plan.targets[t].target.platform for t in users}) > 1 \
+                    or stage.platform is not None:
                 continue
             snapshot = await self._snapshot(node)
             after = [self._sources_read(self._unit(self.plan.targets[t].node, stop=node_id))
@@ -336,12 +342,25 @@ class Runner:
         return out
 
     def _needed_targets(self, users: list[str]) -> list[str]:
-        """Targets every one of ``users`` waits for: what their cut waits for."""
+        """Targets every one of ``users`` waits for, directly or not: what their
+        cut waits for."""
         common: set[str] | None = None
         for name in users:
-            needs = set(self._target_needs(name))
+            needs: set[str] = set()
+            todo = list(self._target_needs(name))
+            while todo:
+                other = todo.pop()
+                if other not in needs:
+                    needs.add(other)
+                    todo.extend(self._target_needs(other))
             common = needs if common is None else common & needs
         return sorted(common or ())
+
+    def _only_for(self, nodes: tuple[str, ...], names: set[str]) -> tuple[str, ...]:
+        """Those of ``nodes`` that no build but those of targets ``names`` (and of
+        targets already skipped) runs."""
+        return tuple(n for n in nodes
+                     if self._runners.get(n, set()) <= names | self._skipped)
 
     async def _wait_for(self, targets: list[str], cuts: list[str],
                         results: Mapping[str, TargetResult] | None) -> str | None:
@@ -367,14 +386,17 @@ class Runner:
             reason = await self._wait_for(self._needed_targets(users),
                                           list(dict.fromkeys(self._cut_parents(unit).values())),
                                           self._target_results)
+            # The stages above the cut that no other build runs are this task's to
+            # report when it does not build.
+            mine = self._only_for(unit, set(users))
             if reason is not None:
-                self._skip_nodes(unit, reason)
+                self._skip_nodes(mine, reason)
                 return
-            if await self._reuse(node_id, unit) is not None:
+            if await self._reuse(node_id, mine) is not None:
                 return
             if all(self._reusable_image(self.plan.targets[t].node) for t in users):
                 # Every target built from it reuses its image: nothing needs the stage.
-                self._record_cached(unit)
+                self._record_cached(mine)
                 return
             labels = {NODE_LABEL: node_id, ROLE_LABEL: "image" if node.final_for else "stage",
                       REPO_LABEL: STAGE_REPO, KEY_LABEL: self._keys.get(node_id) or ""}
@@ -396,11 +418,7 @@ class Runner:
             if reason is not None:
                 # A stage this target shares may still be built for another one.
                 self._skipped.add(name)
-                self._skip_nodes(tuple(
-                    n for n in planned.nodes
-                    if all(t in self._skipped for t in self.plan.nodes[n].targets
-                           if t in self.plan.targets and n in self.plan.targets[t].nodes)),
-                    reason)
+                self._skip_nodes(self._only_for(planned.nodes, {name}), reason)
                 return
             image_id: str | None
             if planned.node in self._cuts:

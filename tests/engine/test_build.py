@@ -699,3 +699,47 @@ def test_a_skipped_target_does_not_skip_a_stage_another_builds(
                       "bad": "failed"}, status
     assert read_file(client, f"{prefix}-ok", "/ok") == b"ok\n"
     assert containers(client, nonce) == set()
+
+
+SKIPPED_CUT = """\
+FROM bakery-busybox:latest AS base
+RUN echo {nonce} && sleep 3
+
+FROM base AS big
+COPY deps/ /deps/
+
+FROM big AS one
+RUN echo one
+
+FROM big AS two
+RUN echo two
+
+FROM base AS free
+RUN echo free > /free
+
+FROM bakery-busybox:latest AS bad
+RUN echo {nonce} && exit 5
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_skipped_shared_stage_does_not_skip_a_stage_another_builds(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+) -> None:
+    # "big" (1 MiB) is shared by one and two, which wait for "bad"; "free" builds
+    # "base" meanwhile.
+    (tmp_path / "deps").mkdir()
+    (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
+    (tmp_path / "Dockerfile").write_text(SKIPPED_CUT.format(nonce=(nonce := uuid.uuid4().hex)))
+    (tmp_path / "bake.toml").write_text(
+        "".join(f'[target.{t}]\ntarget = "{t}"\ndepends-on = ["bad"]\ntags = ["{prefix}-{t}"]\n'
+                for t in ("one", "two"))
+        + f'[target.free]\ntarget = "free"\ntags = ["{prefix}-free"]\n'
+        + f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n')
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
+                 "--keep-going", "--report", "json", "one", "two", "free")
+    assert run.returncode == 1, run.stdout + run.stderr
+    status = {n["stage"]: n["status"] for n in json.loads(run.stdout)["nodes"]}
+    assert status == {"base": "built", "big": "not_started", "one": "not_started",
+                      "two": "not_started", "free": "built", "bad": "failed"}, status
+    assert containers(client, nonce) == set()
