@@ -302,13 +302,16 @@ class Runner:
                     or stage.platform is not None:
                 continue
             snapshot = await self._snapshot(node)
-            after = [self._sources_read(self._unit(self.plan.targets[t].node, stop=node_id))
-                     for t in users if self.plan.targets[t].node != node_id]
-            if any(snapshot.would_select(sources, DOCKERFILE_IN_TAR) for sources in after):
+            size = await self._thread(functools.partial(
+                snapshot.size_of, self._sources_read((node_id,))))
+            if size < CUT_BYTES:
                 continue
-            sources = self._sources_read((node_id,))
-            size = await self._thread(functools.partial(snapshot.size_of, sources))
-            if size >= CUT_BYTES:
+            # What the targets' stages after it read, all together: one check.
+            after = self._sources_read(tuple(dict.fromkeys(
+                n for t in users if self.plan.targets[t].node != node_id
+                for n in self._unit(self.plan.targets[t].node, stop=node_id))))
+            if not await self._thread(functools.partial(
+                    snapshot.would_select, after, DOCKERFILE_IN_TAR)):
                 out[node_id] = users
         return out
 
@@ -363,14 +366,14 @@ class Runner:
                      if self._runners.get(n, set()) <= names | self._skipped)
 
     async def _wait_for(self, targets: list[str], cuts: list[str],
-                        results: Mapping[str, TargetResult] | None) -> str | None:
+                        results: Mapping[str, TargetResult]) -> str | None:
         """Wait for targets and cuts; the reason to give up if one did not build."""
         for name in targets:
             await self._target_done.setdefault(name, trio.Event()).wait()
         for cut in cuts:
             await self._cuts[cut].wait()
         for name in targets:
-            result = results.get(name) if results is not None else None
+            result = results.get(name)
             if result is None or result.status not in (Status.BUILT, Status.CACHED):
                 return f"target {name} did not build"
         for cut in cuts:
