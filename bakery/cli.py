@@ -271,9 +271,11 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
 
     from bakery.core.plan import make_plan
     from bakery.engine.daemon import connect, pick_backend
-    from bakery.engine.runner import Runner, RunOptions
+    from bakery.engine.images import Images
+    from bakery.engine.on_daemon import daemon_runner
+    from bakery.engine.runner import RunOptions
     from bakery.loading import DockerfileCache
-    from bakery.report.facts import gather_facts
+    from bakery.report.facts import images_to_inspect, make_facts
     from bakery.report.formats import render_markdown, report_json, write_json_atomic
     from bakery.report.progress import make_progress
     from bakery.report.summary import render_failures, render_report
@@ -297,14 +299,14 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     jobs = args.jobs or int(client.info().get("NCPU") or 2)
     progress = make_progress(args.progress, plan, sys.stderr)
     with progress:
-        runner = Runner(plan, backend, client,
+        runner = daemon_runner(plan, client, backend,
                         RunOptions(jobs=jobs, keep_going=args.keep_going,
                                    no_cache=args.no_cache, pull=args.pull,
                                    state_dir=(Path.cwd() / project.files[0]).parent / ".bakery"),
                         progress)
         result = trio.run(lambda: runner.run(handle_sigint=True))
     code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
-    facts = gather_facts(client, plan, result)
+    facts = make_facts(Images(client).sizes(images_to_inspect(plan, result)))
     if args.push:
         code, facts = _push_after_build(client, plan, result, facts, code, jobs=jobs)
     doc = report_json(plan, result, facts)

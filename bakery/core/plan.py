@@ -2,9 +2,10 @@
 
 Two stage builds are the same node when they come from the same Dockerfile and
 context with the same stage, effective build arguments, platform and sources;
-each node is built at most once per run and knows which targets share it. The
-plan owns every scheduling rule (what a node waits for, what a failure stops);
-the engine asks it and executes. Pure: the caller supplies the stage graphs.
+each node is built at most once per run and knows which targets share it, and
+what it waits for. How nodes become daemon builds is ``bakery.core.builds``;
+when each runs, and what a failure stops, ``bakery.core.scheduler``. Pure: the
+caller supplies the stage graphs.
 """
 
 from __future__ import annotations
@@ -99,20 +100,6 @@ class Plan:
             if t not in out:
                 out.add(t)
                 todo.extend(self.targets[t].after)
-        return out
-
-    def stopped_by(self, failed: str) -> set[str]:
-        """Node ids that can no longer run once node ``failed`` has failed."""
-        out: set[str] = set()
-        changed = True
-        bad = {failed}
-        while changed:
-            changed = False
-            for node_id in self.nodes:
-                if node_id not in bad and any(d in bad for d in self.waits_for(node_id)):
-                    bad.add(node_id)
-                    out.add(node_id)
-                    changed = True
         return out
 
 

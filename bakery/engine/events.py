@@ -6,19 +6,14 @@ and into the final report. Nothing here prints.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bakery.core.status import Status
 from bakery.engine.backend import BuildFailed, ProgressEvent
 
-
-class Status(enum.Enum):
-    BUILT = "built"
-    CACHED = "cached"
-    FAILED = "failed"
-    NOT_STARTED = "not started"
-    CANCELLED = "cancelled"
+__all__ = ["Event", "NodeFinished", "NodeProgress", "NodeResult", "NodeStarted", "RunResult",
+           "Status", "TargetFinished", "TargetResult"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import docker.errors
 
-from bakery.engine.runner import REPO_LABEL, ROLE_LABEL, STAGE_REPO
+from bakery.engine.labels import REPO_LABEL, ROLE_LABEL, STAGE_REPO
 
 
 @dataclass

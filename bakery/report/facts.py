@@ -1,26 +1,21 @@
-"""What the report needs to ask the daemon, asked once after the run.
-
-The render functions stay pure; this is the one place of the report layer that
-talks to the daemon: the size and layers of each target's new image and of the
-image its first tag pointed to before the run.
+"""What the report needs to know of the images, asked of the daemon once after
+the run: the size and layers of each target's new image and of the image its
+first tag pointed to before the run. The engine answers; this module only says
+which images and turns the answers into the report's facts.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import docker.errors
+from collections.abc import Mapping
 
 from bakery.core.plan import Plan
 from bakery.engine.events import RunResult
 from bakery.report.summary import Facts, ImageFacts
 
 
-def gather_facts(client: Any, plan: Plan, result: RunResult) -> Facts:
-    """Inspect the images the report shows. ``client`` is a docker SDK ``APIClient``.
-
-    An image the daemon no longer has (removed meanwhile) is left out: the
-    report shows ``-`` rather than failing after the build is done."""
+def images_to_inspect(plan: Plan, result: RunResult) -> list[str]:
+    """The image IDs the report shows: each target's new image and its first
+    tag's image before the run."""
     wanted: list[str] = []
     for name, target in result.targets.items():
         if target.image_id:
@@ -29,12 +24,9 @@ def gather_facts(client: Any, plan: Plan, result: RunResult) -> Facts:
         previous = target.previous.get(tags[0]) if tags else None
         if previous:
             wanted.append(previous)
-    images: dict[str, ImageFacts] = {}
-    for image_id in dict.fromkeys(wanted):
-        try:
-            info = client.inspect_image(image_id)
-        except docker.errors.APIError:
-            continue
-        layers = (info.get("RootFS") or {}).get("Layers") or ()
-        images[image_id] = ImageFacts(size=int(info.get("Size") or 0), layers=len(layers))
-    return Facts(images=images)
+    return list(dict.fromkeys(wanted))
+
+
+def make_facts(sizes: Mapping[str, tuple[int, int]]) -> Facts:
+    """The report's facts from each image's (size, layers); a missing image shows ``-``."""
+    return Facts(images={i: ImageFacts(size=s, layers=n) for i, (s, n) in sizes.items()})

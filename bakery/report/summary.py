@@ -151,8 +151,6 @@ def summarize(plan: Plan, result: RunResult, facts: Facts | None = None) -> Summ
         status = tr.status
         own = [by_id[n] for n in planned.nodes if n in by_id and not by_id[n].shared]
         needed = [by_id[n] for n in planned.nodes if n in by_id]
-        if status is Status.BUILT and needed and all(n.status is Status.CACHED for n in needed):
-            status = Status.CACHED
         if status is Status.NOT_STARTED and any(n.start is not None for n in needed):
             status = Status.CANCELLED  # its build began, and was stopped
         previous = tr.previous.get(planned.target.tags[0]) if planned.target.tags else None

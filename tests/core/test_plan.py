@@ -280,14 +280,6 @@ depends-on = ["migrate"]
     assert plan.nodes[app].needs == ()
 
 
-def test_failure_stops_only_what_waits_for_it() -> None:
-    plan = plan_of(SEED_TOML, {"Dockerfile": SEED}, ["client", "server"])
-    by_name = {n.stage.display_name: n.id for n in plan.nodes.values()}
-    stopped = plan.stopped_by(by_name["build-client"])
-    assert stopped == {by_name["client"]}
-    assert plan.stopped_by(by_name["base"]) == set(by_name.values()) - {by_name["base"]}
-
-
 def test_unknown_target_stage_is_a_config_error_naming_the_target() -> None:
     toml = '[target.client]\ntarget = "clinet"\n'
     with pytest.raises(BakeryError) as info:

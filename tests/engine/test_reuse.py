@@ -59,7 +59,7 @@ def project(tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.chdir(tmp_path)
     # The stage repository is read when the runner is imported, which may have been
     # before this test's cleanup fixture named the test's own repository.
-    with mock.patch("bakery.engine.runner.STAGE_REPO", f"{prefix}-stages"):
+    with mock.patch("bakery.engine.labels.STAGE_REPO", f"{prefix}-stages"):
         yield tmp_path
 
 

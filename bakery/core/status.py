@@ -1,0 +1,13 @@
+"""The states a node or target ends a run in."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(enum.Enum):
+    BUILT = "built"
+    CACHED = "cached"
+    FAILED = "failed"
+    NOT_STARTED = "not started"
+    CANCELLED = "cancelled"

@@ -1,0 +1,62 @@
+"""The run's record of every node: results kept, events emitted, the schedule told.
+
+Every component that learns a node's fate (the runner, the BuildKit step
+tracker) reports it here, once: the first report of a node counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from bakery.core.scheduler import Scheduler
+from bakery.core.status import Status
+from bakery.engine.backend import BuildFailed, ProgressEvent
+from bakery.engine.events import Event, NodeFinished, NodeProgress, NodeResult, NodeStarted
+
+
+class Record:
+    def __init__(self, schedule: Scheduler, emit: Callable[[Event], None]) -> None:
+        self.schedule = schedule
+        self.emit = emit
+        self.results: dict[str, NodeResult] = {}
+        self.started: dict[str, float] = {}
+        self.owners: dict[str, object] = {}  # BuildKit: the build that reports a shared stage
+
+    def has(self, node_id: str) -> bool:
+        return node_id in self.results
+
+    def start(self, node_id: str) -> None:
+        now = trio.current_time()
+        self.started[node_id] = now
+        self.emit(NodeStarted(node_id, now))
+
+    def progress(self, node_id: str, event: ProgressEvent) -> None:
+        self.emit(NodeProgress(node_id, event))
+
+    def finish(self, node_id: str, status: Status, *, start: float | None = None,
+               end: float | None = None, image_id: str | None = None,
+               error: BuildFailed | None = None, reason: str | None = None) -> None:
+        """``node_id`` ended as ``status``; ``end`` defaults to now, and a node
+        that did not start has no times."""
+        if node_id in self.results:
+            return
+        at = trio.current_time() if end is None else end
+        self.results[node_id] = NodeResult(
+            node_id, status, started=start, finished=at if start is not None else None,
+            image_id=image_id, error=error, reason=reason)
+        self.schedule.node_finished(node_id, status, reason)
+        self.emit(NodeFinished(node_id, status, at, image_id=image_id, error=error,
+                               reason=reason))
+
+    def cached(self, nodes: tuple[str, ...], image_id: str | None = None) -> None:
+        """``nodes`` were not built: cached, the last one with ``image_id``."""
+        now = trio.current_time()
+        for node_id in nodes:
+            self.finish(node_id, Status.CACHED, start=now, end=now,
+                        image_id=image_id if node_id == nodes[-1] else None)
+
+    def not_started(self, nodes: tuple[str, ...], reason: str) -> None:
+        for node_id in nodes:
+            self.finish(node_id, Status.NOT_STARTED, reason=reason)
