@@ -64,7 +64,7 @@ def classic_builds(plan: Plan) -> list[Build]:
     ]
 
 
-def unit(plan: Plan, top: str, stops: Collection[str] = ()) -> tuple[str, ...]:
+def build_nodes(plan: Plan, top: str, stops: Collection[str] = ()) -> tuple[str, ...]:
     """The nodes one BuildKit build of ``top`` runs, in build order: ``top`` and
     what it reads from, up to (not into) the nodes ``stops`` other than ``top``."""
     seen: set[str] = set()
@@ -78,11 +78,11 @@ def unit(plan: Plan, top: str, stops: Collection[str] = ()) -> tuple[str, ...]:
     return tuple(n for n in plan.nodes if n in seen)
 
 
-def runners(plan: Plan) -> dict[str, frozenset[str]]:
+def run_by(plan: Plan) -> dict[str, frozenset[str]]:
     """For each node, the targets whose whole BuildKit build would run it."""
     out: dict[str, set[str]] = {}
     for name, planned in plan.targets.items():
-        for node_id in unit(plan, planned.node):
+        for node_id in build_nodes(plan, planned.node):
             out.setdefault(node_id, set()).add(name)
     return {n: frozenset(t) for n, t in out.items()}
 
@@ -96,10 +96,10 @@ def split_candidates(plan: Plan, reads_context: Collection[str], *,
     - the image of a target with labels of its own (later stages would inherit them);
     - for targets of different platforms, nor a stage on a ``--platform`` of its
       own (the image has one platform)."""
-    run_by = runners(plan)
+    runs = run_by(plan)
     out: dict[str, tuple[str, ...]] = {}
     for node_id, node in plan.nodes.items():
-        users = tuple(sorted(run_by.get(node_id, ())))
+        users = tuple(sorted(runs.get(node_id, ())))
         stage = node.stage
         if (len(users) < 2 or node_id not in reads_context
                 or no_cache(plan, node, no_cache_everywhere)):
@@ -119,7 +119,7 @@ def after_split(plan: Plan, node_id: str, users: Iterable[str]) -> tuple[str, ..
     read bakery's Dockerfile for the split to be made."""
     return tuple(dict.fromkeys(
         n for t in users if plan.targets[t].node != node_id
-        for n in unit(plan, plan.targets[t].node, stops={node_id}) if n != node_id))
+        for n in build_nodes(plan, plan.targets[t].node, stops={node_id}) if n != node_id))
 
 
 def buildkit_builds(plan: Plan, splits: Mapping[str, tuple[str, ...]], *,
@@ -129,7 +129,7 @@ def buildkit_builds(plan: Plan, splits: Mapping[str, tuple[str, ...]], *,
     between builds that run at the same time."""
     builds: list[Build] = []
     for node_id, users in splits.items():
-        nodes = unit(plan, node_id, splits)
+        nodes = build_nodes(plan, node_id, splits)
         needed = _common_needs(plan, users)
         builds.append(Build(
             id=_split_build(node_id), kind=BuildKind.SPLIT, top=node_id, nodes=nodes,
@@ -141,7 +141,7 @@ def buildkit_builds(plan: Plan, splits: Mapping[str, tuple[str, ...]], *,
     for name, planned in plan.targets.items():
         builds.append(Build(
             id=_target_build(name), kind=BuildKind.TARGET, top=planned.node,
-            nodes=unit(plan, planned.node, splits),
+            nodes=build_nodes(plan, planned.node, splits),
             after=(*(_target_build(t) for t in target_needs(plan, name)),
                    *(_split_build(n) for n in planned.nodes if n in splits)),
             targets=(name,), users=(name,), limited=not no_cache_everywhere,

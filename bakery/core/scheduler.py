@@ -15,7 +15,7 @@ import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from bakery.core.builds import Build, BuildKind, runners
+from bakery.core.builds import Build, BuildKind, run_by
 from bakery.core.plan import Plan
 from bakery.core.status import Status
 
@@ -70,7 +70,7 @@ class Scheduler:
         self._nodes: dict[str, Outcome] = {}
         self._targets: dict[str, Status] = {}
         self._skipped: set[str] = set()  # targets whose build was skipped
-        self._runners = runners(plan) if any(
+        self._runners = run_by(plan) if any(
             b.kind is not BuildKind.NODE for b in builds) else {}
         self._slots: set[str] = set()  # the builds that hold one of the ``jobs`` slots
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bakery.core.builds import after_split, buildkit_builds, split_candidates, unit
+from bakery.core.builds import after_split, build_nodes, buildkit_builds, split_candidates
 from tests.core.test_plan import plan_of
 from tests.core.test_scheduler import DEPENDS, TOML, WALK, node, walk
 
@@ -54,7 +54,7 @@ def test_a_split_waits_for_what_all_its_targets_need() -> None:
     builds = buildkit_builds(plan, {base: ("after", "client")}, no_cache_everywhere=False)
     split = builds[0]
     assert split.after == ()  # client needs nothing; after needs client: nothing in common
-    assert names(plan, unit(plan, plan.targets["after"].node, {base})) == ["build-server", "server"]
+    assert names(plan, build_nodes(plan, plan.targets["after"].node, {base})) == ["build-server", "server"]
     both = walk(DEPENDS.replace('[target.client]\ntarget = "client"\n',
                                 '[target.client]\ntarget = "client"\ndepends-on = ["server"]\n')
                 .replace('depends-on = ["client"]', 'depends-on = ["client", "server"]'),
