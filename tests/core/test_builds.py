@@ -54,7 +54,8 @@ def test_a_split_waits_for_what_all_its_targets_need() -> None:
     builds = buildkit_builds(plan, {base: ("after", "client")}, no_cache_everywhere=False)
     split = builds[0]
     assert split.after == ()  # client needs nothing; after needs client: nothing in common
-    assert names(plan, build_nodes(plan, plan.targets["after"].node, {base})) == ["build-server", "server"]
+    after = build_nodes(plan, plan.targets["after"].node, {base})
+    assert names(plan, after) == ["build-server", "server"]
     both = walk(DEPENDS.replace('[target.client]\ntarget = "client"\n',
                                 '[target.client]\ntarget = "client"\ndepends-on = ["server"]\n')
                 .replace('depends-on = ["client"]', 'depends-on = ["client", "server"]'),
