@@ -16,19 +16,30 @@ Pure: the caller passes the files' text, the environment, the built-in values
 from __future__ import annotations
 
 import bisect
-import enum
 import fnmatch
 import os.path
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
 
 from bakery.core.config.model import FrozenMap, Group, Project, SourceFile, Target
+from bakery.core.config.schema import (
+    DOCS_HINT,
+    GROUP_ATTRIBUTES,
+    TARGET_ATTRIBUTES,
+    TOP_LEVEL_TABLES,
+    Kind,
+    coerce,
+    describe,
+    map_value,
+    one_hint,
+    type_error,
+)
+from bakery.core.config.tables import Origin, Table, Value
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
 from bakery.core.graph import find_cycle
 
@@ -45,8 +56,6 @@ __all__ = [
 TARGET_PREFIX = "target:"
 DOCKER_IMAGE_PREFIX = "docker-image://"
 BUILTIN_VARIABLES = ("GIT_SHA", "GIT_SHORT_SHA", "GIT_BRANCH", "GIT_TAG", "TIMESTAMP")
-TOP_LEVEL_TABLES = ("variables", "group", "target")
-DOCS_HINT = "docs/bake-toml.md lists every attribute"
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")  # target and group names
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -74,75 +83,6 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name, value
 
 
-# -- the attributes, as data ---------------------------------------------------------
-
-
-class _Kind(enum.Enum):
-    STRING = "a string"
-    LIST = "a list of strings"
-    MAP = "a table of strings"
-    BOOL = "true or false"
-    ONE = "a string or a list of one string"  # bake writes platforms and outputs as lists
-    SIZE = "a size"  # a string or an integer
-    HOSTS = "a list of \"host:ip\" strings or a table"
-
-
-TARGET_ATTRIBUTES: Mapping[str, _Kind] = FrozenMap({
-    "context": _Kind.STRING,
-    "dockerfile": _Kind.STRING,
-    "dockerfile-inline": _Kind.STRING,
-    "target": _Kind.STRING,
-    "tags": _Kind.LIST,
-    "args": _Kind.MAP,
-    "labels": _Kind.MAP,
-    "platform": _Kind.ONE,
-    "inherits": _Kind.LIST,
-    "depends-on": _Kind.LIST,
-    "contexts": _Kind.MAP,
-    "cache-from": _Kind.LIST,
-    "no-cache": _Kind.BOOL,
-    "pull": _Kind.BOOL,
-    "network": _Kind.STRING,
-    "extra-hosts": _Kind.HOSTS,
-    "shm-size": _Kind.SIZE,
-    "output": _Kind.ONE,
-    "description": _Kind.STRING,
-})
-GROUP_ATTRIBUTES: Mapping[str, _Kind] = FrozenMap({
-    "targets": _Kind.LIST,
-    "description": _Kind.STRING,
-})
-
-
-@dataclass(frozen=True)
-class _Origin:
-    where: str  # "bake.toml:12" or "--set client.tags=x"
-    base_dir: str  # what relative paths given there are relative to
-
-
-@dataclass(frozen=True)
-class _Value:
-    value: str | bool | tuple[str, ...]
-    origin: _Origin
-    key: str  # "target.client.tags", for messages
-
-
-@dataclass
-class _Table:
-    """A target or group as the files define it: attributes with their origins."""
-
-    name: str
-    origin: _Origin  # where the files first define it
-    attrs: dict[str, _Value] = field(default_factory=dict)
-    maps: dict[str, dict[str, _Value]] = field(default_factory=dict)
-
-    def merge(self, other: _Table) -> None:
-        """Lay ``other`` over this table: attribute by attribute, map key by key."""
-        self.attrs.update(other.attrs)
-        for name, entries in other.maps.items():
-            self.maps.setdefault(name, {}).update(entries)
-
-
 # -- reading one file ----------------------------------------------------------------
 
 
@@ -159,9 +99,9 @@ def load_project(
     ``--set`` are relative to (default: the first file's folder). Raises ConfigError."""
     if not files:
         raise ConfigError("no bake file given")
-    variables: dict[str, _Value] = {}
-    targets: dict[str, _Table] = {}
-    groups: dict[str, _Table] = {}
+    variables: dict[str, Value] = {}
+    targets: dict[str, Table] = {}
+    groups: dict[str, Table] = {}
     for source in files:
         _read_file(source, variables, targets, groups)
 
@@ -216,18 +156,18 @@ def _parse_toml(source: SourceFile) -> dict[str, Any]:
 
 def _read_file(
     source: SourceFile,
-    variables: dict[str, _Value],
-    targets: dict[str, _Table],
-    groups: dict[str, _Table],
+    variables: dict[str, Value],
+    targets: dict[str, Table],
+    groups: dict[str, Table],
 ) -> None:
     doc = _parse_toml(source)
     lines = _key_lines(source.text)
 
-    def origin(*path: str) -> _Origin:
+    def origin(*path: str) -> Origin:
         for n in range(len(path), 0, -1):
             if path[:n] in lines:
-                return _Origin(f"{source.path}:{lines[path[:n]]}", source.base_dir)
-        return _Origin(source.path, source.base_dir)
+                return Origin(f"{source.path}:{lines[path[:n]]}", source.base_dir)
+        return Origin(source.path, source.base_dir)
 
     for top, body in doc.items():
         if top not in TOP_LEVEL_TABLES:
@@ -238,7 +178,7 @@ def _read_file(
                                    "[target.NAME] tables")
         if not isinstance(body, dict):
             shape = "[variables]" if top == "variables" else f"[{top}.NAME]"
-            raise ConfigError(f"{top} must be a table {shape}, not {_describe(body)}",
+            raise ConfigError(f"{top} must be a table {shape}, not {describe(body)}",
                               where=origin(top).where)
         if top == "variables":
             for name, value in body.items():
@@ -254,15 +194,15 @@ def _read_file(
                 into[name] = table
 
 
-def _read_variable(name: str, value: object, origin: _Origin) -> _Value:
+def _read_variable(name: str, value: object, origin: Origin) -> Value:
     if not _VARIABLE.fullmatch(name):
         raise ConfigError(f'invalid variable name "{name}"', where=origin.where,
                           hint="a name is letters, digits and _, not starting with a digit")
     if isinstance(value, bool):
-        return _Value("true" if value else "false", origin, f"variables.{name}")
+        return Value("true" if value else "false", origin, f"variables.{name}")
     if isinstance(value, str | int | float):
-        return _Value(str(value), origin, f"variables.{name}")
-    raise ConfigError(f"variables.{name} must be a string, not {_describe(value)}",
+        return Value(str(value), origin, f"variables.{name}")
+    raise ConfigError(f"variables.{name} must be a string, not {describe(value)}",
                       where=origin.where)
 
 
@@ -270,109 +210,37 @@ def _read_table(
     kind: str,
     name: str,
     attrs: object,
-    known: Mapping[str, _Kind],
-    origin: Callable[..., _Origin],
-) -> _Table:
+    known: Mapping[str, Kind],
+    origin: Callable[..., Origin],
+) -> Table:
     here = f"{kind}.{name}"
     if not _NAME.fullmatch(name):
         raise ConfigError(f'invalid {kind} name "{name}"', where=origin(kind, name).where,
                           hint='a name is letters, digits, "-", "_" and "."')
     if not isinstance(attrs, dict):
-        raise ConfigError(f"{here} must be a table, not {_describe(attrs)}",
+        raise ConfigError(f"{here} must be a table, not {describe(attrs)}",
                           where=origin(kind, name).where,
                           hint=f"write [{here}] and its attributes below it")
-    table = _Table(name, origin(kind, name))
+    table = Table(name, origin(kind, name))
     for key, raw in attrs.items():
         at = origin(kind, name, key)
         if key not in known:
             raise ConfigError(f'unknown attribute "{key}" in {here}' + did_you_mean(key, known),
                               where=at.where, hint=DOCS_HINT)
         attr_kind = known[key]
-        if attr_kind is _Kind.MAP:
+        if attr_kind is Kind.MAP:
             if not isinstance(raw, dict):
-                raise _type_error(f"{here}.{key}", attr_kind, raw, at)
+                raise type_error(f"{here}.{key}", attr_kind, raw, at)
             entries = {}
             for k, v in raw.items():
                 entry_at = origin(kind, name, key, k)
-                entries[k] = _Value(_map_value(f"{here}.{key}.{k}", key, v, entry_at),
+                entries[k] = Value(map_value(f"{here}.{key}.{k}", key, v, entry_at),
                                     entry_at, f"{here}.{key}.{k}")
             table.maps[key] = entries
         else:
-            table.attrs[key] = _Value(_coerce(f"{here}.{key}", attr_kind, raw, at), at,
+            table.attrs[key] = Value(coerce(f"{here}.{key}", attr_kind, raw, at), at,
                                       f"{here}.{key}")
     return table
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date"
-
-
-def _type_error(key: str, kind: _Kind, value: object, at: _Origin) -> ConfigError:
-    got = _describe(value)
-    if isinstance(value, list):
-        bad = [i for i, item in enumerate(value, 1) if not isinstance(item, str)]
-        if bad:
-            got = f"item {bad[0]} is {_describe(value[bad[0] - 1])}"
-    return ConfigError(f"{key} must be {kind.value}, not {got}", where=at.where)
-
-
-def _coerce(key: str, kind: _Kind, value: object, at: _Origin) -> str | bool | tuple[str, ...]:
-    """The canonical Python value of a TOML value, or a ConfigError."""
-    strings = (tuple(str(v) for v in value)
-               if isinstance(value, list) and all(isinstance(v, str) for v in value) else None)
-    if kind is _Kind.STRING and isinstance(value, str):
-        return value
-    if kind is _Kind.BOOL and isinstance(value, bool):
-        return value
-    if kind is _Kind.SIZE and isinstance(value, str | int) and not isinstance(value, bool):
-        return str(value)
-    if kind is _Kind.LIST and strings is not None:
-        return strings
-    if kind is _Kind.ONE:
-        if isinstance(value, str):
-            return value
-        if strings is not None:
-            if len(strings) == 1:
-                return strings[0]
-            what = key.rsplit(".", 1)[-1]
-            raise ConfigError(f"{key} takes one {what}, not {len(strings)}", where=at.where,
-                              hint=_one_hint(what))
-    if kind is _Kind.HOSTS:
-        if strings is not None:
-            return strings
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            return tuple(f"{host}:{ip}" for host, ip in value.items())
-    raise _type_error(key, kind, value, at)
-
-
-def _one_hint(what: str) -> str:
-    if what == "platform":
-        return ("bakery builds one platform per target: define a target per platform "
-                "(inherits keeps them short)")
-    return "a target has one output"
-
-
-def _map_value(key: str, attr: str, value: object, at: _Origin) -> str:
-    if isinstance(value, str):
-        return value
-    if attr != "contexts" and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    if attr != "contexts" and isinstance(value, bool):
-        return "true" if value else "false"
-    wanted = "a string" if attr == "contexts" else "a string, number or boolean"
-    raise ConfigError(f"{key} must be {wanted}, not {_describe(value)}", where=at.where)
 
 
 # -- where each key is ---------------------------------------------------------------
@@ -515,7 +383,7 @@ class _Variables:
     ``${...}`` expanded. Values from the command line, environment and built-ins
     are used as they are."""
 
-    def __init__(self, declared: Mapping[str, _Value], *, env: Mapping[str, str],
+    def __init__(self, declared: Mapping[str, Value], *, env: Mapping[str, str],
                  cli_vars: Mapping[str, str], builtins: Mapping[str, str]) -> None:
         self.declared = declared
         self.env = env
@@ -593,18 +461,18 @@ def _expand(text: str, variables: _Variables, key: str, where: str) -> str:
     return "".join(out)
 
 
-def _expand_value(value: _Value, variables: _Variables) -> _Value:
+def _expand_value(value: Value, variables: _Variables) -> Value:
     def one(text: str) -> str:
         return _expand(text, variables, value.key, value.origin.where)
 
     if isinstance(value.value, str):
-        return _Value(one(value.value), value.origin, value.key)
+        return Value(one(value.value), value.origin, value.key)
     if isinstance(value.value, tuple):
-        return _Value(tuple(one(v) for v in value.value), value.origin, value.key)
+        return Value(tuple(one(v) for v in value.value), value.origin, value.key)
     return value
 
 
-def _expand_table(table: _Table, variables: _Variables) -> None:
+def _expand_table(table: Table, variables: _Variables) -> None:
     table.attrs = {k: _expand_value(v, variables) for k, v in table.attrs.items()}
     table.maps = {name: {k: _expand_value(v, variables) for k, v in entries.items()}
                   for name, entries in table.maps.items()}
@@ -613,7 +481,7 @@ def _expand_table(table: _Table, variables: _Variables) -> None:
 # -- inherits and --set --------------------------------------------------------------
 
 
-def _apply_inherits(targets: Mapping[str, _Table]) -> dict[str, _Table]:
+def _apply_inherits(targets: Mapping[str, Table]) -> dict[str, Table]:
     """Each target with its parents laid under it, in order; the child wins."""
     parents: dict[str, tuple[str, ...]] = {}
     for name, table in targets.items():
@@ -631,12 +499,12 @@ def _apply_inherits(targets: Mapping[str, _Table]) -> dict[str, _Table]:
         raise CycleError("inherits", cycle,
                          where=targets[cycle[0]].attrs["inherits"].origin.where)
 
-    resolved: dict[str, _Table] = {}
+    resolved: dict[str, Table] = {}
 
-    def resolve(name: str) -> _Table:
+    def resolve(name: str) -> Table:
         if name not in resolved:
             own = targets[name]
-            table = _Table(name, own.origin)
+            table = Table(name, own.origin)
             for parent in parents[name]:
                 table.merge(resolve(parent))
             table.merge(own)
@@ -650,7 +518,7 @@ def _apply_inherits(targets: Mapping[str, _Table]) -> dict[str, _Table]:
     return {name: resolve(name) for name in targets}
 
 
-def _apply_set(text: str, targets: Mapping[str, _Table], base_dir: str) -> None:
+def _apply_set(text: str, targets: Mapping[str, Table], base_dir: str) -> None:
     """``--set PATTERN.KEY=VALUE`` / ``+=`` on every target PATTERN matches."""
     where = f"--set {text}"
     lhs, eq, value = text.partition("=")
@@ -674,18 +542,18 @@ def _apply_set(text: str, targets: Mapping[str, _Table], base_dir: str) -> None:
     if attr == "inherits":
         raise ConfigError("inherits cannot be changed with --set: --set applies after "
                           "inheritance", where=where)
-    if map_key is not None and kind is not _Kind.MAP:
+    if map_key is not None and kind is not Kind.MAP:
         raise ConfigError(f'"{attr}" has no keys: write {pattern}.{attr}=VALUE', where=where)
-    if append and (kind in (_Kind.STRING, _Kind.ONE, _Kind.SIZE, _Kind.BOOL) or map_key):
+    if append and (kind in (Kind.STRING, Kind.ONE, Kind.SIZE, Kind.BOOL) or map_key):
         raise ConfigError(f'"+=" appends to a list or map; {attr} is one value: '
                           f"write {lhs}=VALUE", where=where)
     names = [n for n in targets if fnmatch.fnmatchcase(n, pattern)]
     if not names:
         raise ConfigError(f'no target matches "{pattern}"' + did_you_mean(pattern, targets),
                           where=where, hint="`bakery list` shows the targets")
-    origin = _Origin(where, base_dir)
+    origin = Origin(where, base_dir)
     new: str | bool | tuple[str, ...] = value
-    if kind is _Kind.BOOL:
+    if kind is Kind.BOOL:
         lowered = value.lower()
         if lowered not in ("true", "false", "1", "0"):
             raise ConfigError(f'{attr} must be true or false, not "{value}"', where=where)
@@ -693,10 +561,10 @@ def _apply_set(text: str, targets: Mapping[str, _Table], base_dir: str) -> None:
     for name in names:
         table = targets[name]
         key = f"target.{name}.{attr}"
-        if kind is _Kind.MAP:
+        if kind is Kind.MAP:
             entries = table.maps.setdefault(attr, {})
             if map_key is not None:
-                entries[map_key] = _Value(value, origin, f"{key}.{map_key}")
+                entries[map_key] = Value(value, origin, f"{key}.{map_key}")
                 continue
             k, eq, v = value.partition("=")
             if value and (not eq or not k):
@@ -705,14 +573,14 @@ def _apply_set(text: str, targets: Mapping[str, _Table], base_dir: str) -> None:
             if not append:
                 entries.clear()
             if value:
-                entries[k] = _Value(v, origin, f"{key}.{k}")
-        elif kind in (_Kind.LIST, _Kind.HOSTS):
+                entries[k] = Value(v, origin, f"{key}.{k}")
+        elif kind in (Kind.LIST, Kind.HOSTS):
             old = table.attrs.get(attr)
             before = old.value if append and old is not None else ()
             assert isinstance(before, tuple)
-            table.attrs[attr] = _Value((*before, value) if value else before, origin, key)
+            table.attrs[attr] = Value((*before, value) if value else before, origin, key)
         else:
-            table.attrs[attr] = _Value(new, origin, key)
+            table.attrs[attr] = Value(new, origin, key)
 
 
 # -- building the frozen values ------------------------------------------------------
@@ -724,7 +592,7 @@ def _resolve_path(path: str, base_dir: str) -> str:
     return os.path.normpath(os.path.join(base_dir, path))
 
 
-def _build_target(table: _Table) -> Target:
+def _build_target(table: Table) -> Target:
     a = table.attrs
 
     def text(name: str) -> str | None:
@@ -762,7 +630,7 @@ def _build_target(table: _Table) -> Target:
     if platform is not None and ("," in platform or not platform.strip()):
         what = "no platform" if not platform.strip() else f'"{platform}"'
         raise ConfigError(f"{a['platform'].key} takes one platform, not {what}",
-                          where=a["platform"].origin.where, hint=_one_hint("platform"))
+                          where=a["platform"].origin.where, hint=one_hint("platform"))
 
     hosts = []
     for entry in strings("extra-hosts"):
@@ -810,7 +678,7 @@ def _build_target(table: _Table) -> Target:
     )
 
 
-def _output(value: _Value) -> str:
+def _output(value: Value) -> str:
     """``type=docker`` or ``type=local,dest=DIR`` with DIR made absolute."""
     assert isinstance(value.value, str)
     options: dict[str, str] = {}
@@ -841,7 +709,7 @@ def _output(value: _Value) -> str:
     return f"type=local,dest={os.path.normpath(os.path.join(value.origin.base_dir, dest))}"
 
 
-def _check_target_links(targets: Mapping[str, Target], tables: Mapping[str, _Table]) -> None:
+def _check_target_links(targets: Mapping[str, Target], tables: Mapping[str, Table]) -> None:
     """depends-on and ``target:`` contexts name targets, and make no cycle."""
     after: dict[str, list[str]] = {}
     needs: dict[str, list[str]] = {}
@@ -876,8 +744,8 @@ def _check_target_links(targets: Mapping[str, Target], tables: Mapping[str, _Tab
         raise CycleError("depends-on and contexts", cycle, where=links[0].origin.where)
 
 
-def _build_group(table: _Table, targets: Mapping[str, Target],
-                 groups: Mapping[str, _Table]) -> Group:
+def _build_group(table: Table, targets: Mapping[str, Target],
+                 groups: Mapping[str, Table]) -> Group:
     value = table.attrs.get("targets")
     members = value.value if value is not None else ()
     assert isinstance(members, tuple)
@@ -891,7 +759,7 @@ def _build_group(table: _Table, targets: Mapping[str, Target],
     return Group(table.name, members, str(description.value) if description else "")
 
 
-def _check_group_cycles(groups: Mapping[str, Group], tables: Mapping[str, _Table]) -> None:
+def _check_group_cycles(groups: Mapping[str, Group], tables: Mapping[str, Table]) -> None:
     graph = {name: [m for m in g.targets if m in groups] for name, g in groups.items()}
     cycle = find_cycle(graph)
     if cycle is not None:
