@@ -40,6 +40,12 @@ from bakery.core.config.schema import (
     type_error,
 )
 from bakery.core.config.tables import Origin, Table, Value
+from bakery.core.config.variables import (
+    VARIABLE_NAME,
+    Variables,
+    expand_table,
+    parse_assignment,
+)
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
 from bakery.core.graph import find_cycle
 
@@ -55,10 +61,8 @@ __all__ = [
 
 TARGET_PREFIX = "target:"
 DOCKER_IMAGE_PREFIX = "docker-image://"
-BUILTIN_VARIABLES = ("GIT_SHA", "GIT_SHORT_SHA", "GIT_BRANCH", "GIT_TAG", "TIMESTAMP")
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")  # target and group names
-_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REMOTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|git@")
 _SIZE = re.compile(r"\s*\d+\s*[bkmg]?b?\s*", re.IGNORECASE)  # as the engine reads shm-size
 
@@ -68,18 +72,6 @@ _PATH = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _TAG = re.compile(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?")
-
-
-def parse_assignment(text: str) -> tuple[str, str]:
-    """``NAME=VALUE`` of ``--var``; the value may be empty or hold ``=``."""
-    name, eq, value = text.partition("=")
-    if not eq:
-        raise ConfigError(f'--var expects NAME=VALUE, got "{text}"', where="--var",
-                          hint="for example --var VERSION=1.2.3")
-    if not _VARIABLE.fullmatch(name):
-        raise ConfigError(f'invalid variable name "{name}" in --var', where="--var",
-                          hint="a name is letters, digits and _, not starting with a digit")
-    return name, value
 
 
 # -- reading one file ----------------------------------------------------------------
@@ -104,10 +96,10 @@ def load_project(
     for source in files:
         _read_file(source, variables, targets, groups)
 
-    resolver = _Variables(variables, env=env, cli_vars=cli_vars, builtins=builtins)
+    resolver = Variables(variables, env=env, cli_vars=cli_vars, builtins=builtins)
     final_vars = resolver.resolve_all()
     for table in [*targets.values(), *groups.values()]:
-        _expand_table(table, resolver)
+        expand_table(table, resolver)
 
     for name, group in groups.items():
         if name in targets:
@@ -194,7 +186,7 @@ def _read_file(
 
 
 def _read_variable(name: str, value: object, origin: Origin) -> Value:
-    if not _VARIABLE.fullmatch(name):
+    if not VARIABLE_NAME.fullmatch(name):
         raise ConfigError(f'invalid variable name "{name}"', where=origin.where,
                           hint="a name is letters, digits and _, not starting with a digit")
     if isinstance(value, bool):
@@ -240,110 +232,6 @@ def _read_table(
             table.attrs[key] = Value(coerce(f"{here}.{key}", attr_kind, raw, at), at,
                                       f"{here}.{key}")
     return table
-
-
-# -- variables -----------------------------------------------------------------------
-
-
-class _Variables:
-    """Final variable values: ``--var``, then the environment (for names the files
-    declare), then the built-ins, then the files' values with their own
-    ``${...}`` expanded. Values from the command line, environment and built-ins
-    are used as they are."""
-
-    def __init__(self, declared: Mapping[str, Value], *, env: Mapping[str, str],
-                 cli_vars: Mapping[str, str], builtins: Mapping[str, str]) -> None:
-        self.declared = declared
-        self.env = env
-        self.cli_vars = cli_vars
-        self.builtins = builtins
-        self.final: dict[str, str] = {}
-        self._resolving: list[str] = []
-        for name in cli_vars:
-            if name not in declared and name not in builtins and name not in BUILTIN_VARIABLES:
-                raise ConfigError(
-                    f'unknown variable "{name}" in --var'
-                    + did_you_mean(name, [*declared, *builtins, *BUILTIN_VARIABLES]),
-                    where="--var", hint="--var sets variables the bake files declare in "
-                                        "[variables], and the built-ins")
-
-    def resolve_all(self) -> dict[str, str]:
-        for name in [*self.declared, *self.builtins, *self.cli_vars]:
-            self.get(name, "", "")
-        return self.final
-
-    def get(self, name: str, key: str, where: str) -> str:
-        if name in self.final:
-            return self.final[name]
-        if name in self.cli_vars:
-            value = self.cli_vars[name]
-        elif name in self.declared and name in self.env:
-            value = self.env[name]
-        elif name in self.builtins:
-            value = self.builtins[name]
-        elif name in self.declared:
-            if name in self._resolving:
-                cycle = [*self._resolving[self._resolving.index(name):], name]
-                raise CycleError("variables", cycle, where=self.declared[cycle[0]].origin.where)
-            self._resolving.append(name)
-            own = self.declared[name]
-            assert isinstance(own.value, str)
-            value = _expand(own.value, self, own.key, own.origin.where)
-            self._resolving.pop()
-        elif name in BUILTIN_VARIABLES:
-            raise ConfigError(
-                f'variable "{name}" in {key} is not set: the bake file is not in a git work tree',
-                where=where, hint=f'give it a fallback in [variables] ({name} = "unknown") '
-                                  f"or pass --var {name}=VALUE")
-        else:
-            raise ConfigError(
-                f'unknown variable "{name}" in {key}'
-                + did_you_mean(name, [*self.declared, *self.builtins, *self.cli_vars]),
-                where=where, hint='declare it in [variables]; write $${ for a literal "${"')
-        self.final[name] = value
-        return value
-
-
-def _expand(text: str, variables: _Variables, key: str, where: str) -> str:
-    """``${NAME}`` replaced by its value; ``$${`` is a literal ``${``; other ``$`` stay."""
-    out: list[str] = []
-    pos = 0
-    while (dollar := text.find("$", pos)) >= 0:
-        out.append(text[pos:dollar])
-        if text.startswith("$${", dollar):
-            out.append("${")
-            pos = dollar + 3
-        elif text.startswith("${", dollar):
-            end = text.find("}", dollar)
-            name = text[dollar + 2:end] if end >= 0 else ""
-            if end < 0 or not _VARIABLE.fullmatch(name):
-                shown = text[dollar:end + 1] if end >= 0 else text[dollar:]
-                raise ConfigError(f'bad variable reference "{shown}" in {key}', where=where,
-                                  hint='write ${NAME}; write $${ for a literal "${"')
-            out.append(variables.get(name, key, where))
-            pos = end + 1
-        else:
-            out.append("$")
-            pos = dollar + 1
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _expand_value(value: Value, variables: _Variables) -> Value:
-    def one(text: str) -> str:
-        return _expand(text, variables, value.key, value.origin.where)
-
-    if isinstance(value.value, str):
-        return Value(one(value.value), value.origin, value.key)
-    if isinstance(value.value, tuple):
-        return Value(tuple(one(v) for v in value.value), value.origin, value.key)
-    return value
-
-
-def _expand_table(table: Table, variables: _Variables) -> None:
-    table.attrs = {k: _expand_value(v, variables) for k, v in table.attrs.items()}
-    table.maps = {name: {k: _expand_value(v, variables) for k, v in entries.items()}
-                  for name, entries in table.maps.items()}
 
 
 # -- inherits and --set --------------------------------------------------------------
