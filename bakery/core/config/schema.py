@@ -60,21 +60,21 @@ GROUP_ATTRIBUTES: Mapping[str, Kind] = FrozenMap({
 })
 
 
+# How messages name the types TOML gives; bool before int, as a bool is an int.
+# Whatever else TOML gives is a date or a time.
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (str, "a string"),
+    (int, "an integer"),
+    (float, "a float"),
+    (list, "a list"),
+    (dict, "a table"),
+)
+
+
 def describe(value: object) -> str:
     """A TOML value's type as a type error names it: "a string", "a table"..."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date"
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), "a date")
 
 
 def type_error(key: str, kind: Kind, value: object, at: Origin) -> ConfigError:
