@@ -61,7 +61,8 @@ def scan_keys(text: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ..
             if text.startswith(quote, pos):
                 pos += 3
                 while not text.startswith(quote, pos):
-                    pos += 2 if quote == '"""' and text[pos] == "\\" else 1
+                    # text[pos] first: past the end of the text it raises, and the walk stops.
+                    pos += 2 if text[pos] == "\\" and quote == '"""' else 1
                 pos += 3
                 while pos < n and text[pos] == quote[0]:
                     pos += 1  # up to two quotes may end the content
@@ -118,9 +119,12 @@ def scan_keys(text: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ..
                 if text[pos] == ",":
                     pos = skip(pos + 1, newlines=True)
             return pos + 1
-        while pos < n and text[pos] not in ",]}\n#":
-            pos += 1
-        return pos
+        end = pos
+        while end < n and text[end] not in ",]}\n#":
+            end += 1
+        if end == pos:
+            raise ValueError(pos)  # no value here: an array would wait for it forever
+        return end
 
     table: tuple[str, ...] = ()
     pos = 0
