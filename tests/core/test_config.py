@@ -3,6 +3,9 @@ and every configuration error with its exact message and place."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -483,6 +486,31 @@ def test_error(files: list[File], options: dict[str, Any], message: str,
     assert info.value.exit_code == 2
     if isinstance(info.value, CycleError):
         assert info.value.cycle[0] == info.value.cycle[-1]
+
+
+# Where tomlkit stops at a duplicate key, the key scanner walks on to find its line, over
+# text that may hold a second error. It once looped forever there: run it in a subprocess
+# with a timeout, so that a regression fails this test instead of hanging the suite.
+LOAD_AND_PRINT_ERROR = """\
+import json, sys
+from bakery.core.config import SourceFile, load_project
+from bakery.core.errors import ConfigError
+try:
+    load_project([SourceFile("bake.toml", sys.argv[1], "/p")], env={}, cli_vars={}, builtins={})
+except ConfigError as err:
+    print(json.dumps([err.message, err.where]))
+"""
+
+
+@pytest.mark.parametrize(
+    "second_error", ["x = '''never closed\n", "x = [1 }\n"],
+    ids=["unclosed-literal-string", "brace-in-array"],
+)
+def test_duplicate_key_before_a_second_error(second_error: str) -> None:
+    text = "[target.app]\ntags = []\ntags = []\n" + second_error
+    out = subprocess.run([sys.executable, "-c", LOAD_AND_PRINT_ERROR, text],
+                         capture_output=True, text=True, timeout=30, check=True)
+    assert json.loads(out.stdout) == ['invalid TOML: Key "tags" already exists.', "bake.toml:3"]
 
 
 def test_cycle_error_prints_the_chain() -> None:
