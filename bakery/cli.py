@@ -275,9 +275,9 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.engine.on_daemon import daemon_runner
     from bakery.engine.runner import RunOptions
     from bakery.loading import DockerfileCache
-    from bakery.report.facts import images_to_inspect, make_facts
     from bakery.report.formats import render_markdown, report_json, write_json_atomic
     from bakery.report.progress import make_progress
+    from bakery.report.sizes import image_sizes, images_to_inspect
     from bakery.report.summary import render_failures, render_report
 
     report_file = Path(args.report_file) if args.report_file else None
@@ -306,7 +306,7 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
                         progress)
         result = trio.run(lambda: runner.run(handle_sigint=True))
     code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
-    facts = make_facts(Images(client).sizes(images_to_inspect(plan, result)))
+    facts = image_sizes(Images(client).sizes(images_to_inspect(plan, result)))
     if args.push:
         code, facts = _push_after_build(client, plan, result, facts, code, jobs=jobs)
     doc = report_json(plan, result, facts)

@@ -33,8 +33,8 @@ from bakery.core.builds import (
     no_cache,
     split_candidates,
 )
-from bakery.core.emit import emit_with_refs
 from bakery.core.plan import TARGET_PREFIX, Node, Plan
+from bakery.core.rewrite import with_refs
 from bakery.core.scheduler import Action, Do, Scheduler
 from bakery.core.stages import Source, SourceKind
 from bakery.core.status import Status
@@ -323,7 +323,7 @@ class Runner:
                     from_splits = True
                 elif src.kind is SourceKind.CONTEXT:
                     refs[src] = await self._context_ref(node, src.ref)
-        emitted = emit_with_refs(top.graph, refs)
+        emitted = with_refs(top.graph, refs)
         snapshot = await self.snapshots.of_node(top)
         # Bakery's Dockerfile names split-off stages' images: it goes under a name of its own.
         dockerfile = DOCKERFILE_IN_TAR if from_splits \

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from bakery.core.config import Target
-from bakery.core.emit import EmittedDockerfile, emit_stage, instruction_at
 from bakery.core.ignore import parse_dockerignore
 from bakery.core.keys import WHOLE_CONTEXT, ContextReads
 from bakery.core.plan import Node
+from bakery.core.rewrite import RewrittenDockerfile, instruction_at, stage_alone
 from bakery.core.stages import PROXY_ARGS, Source, SourceKind
 from bakery.engine.backend import BuildFailed, BuildSpec
 from bakery.engine.context import ContextSnapshot
@@ -47,12 +47,12 @@ def target_spec(target: Target, *, context: bytes, tag: str, dockerfile: str,
 
 
 def classic_dockerfile(node: Node, refs: Mapping[Source, str],
-                       labels: Mapping[str, str]) -> tuple[EmittedDockerfile, dict[str, str]]:
+                       labels: Mapping[str, str]) -> tuple[RewrittenDockerfile, dict[str, str]]:
     """The node's stage alone, bakery's labels on a line of their own last; and
     the labels that must go as the build's parameter instead (a line break cannot
     be written in a Dockerfile: those cost one more step each). One LABEL line,
     not the parameter: the classic builder commits one container per label."""
-    emitted = emit_stage(node.graph, node.stage, refs)
+    emitted = stage_alone(node.graph, node.stage, refs)
     multiline = {k: v for k, v in labels.items() if "\n" in k + v or "\r" in k + v}
     line = label_line({k: v for k, v in labels.items() if k not in multiline},
                       node.graph.dockerfile.escape)
@@ -138,7 +138,7 @@ def output_dest(output: str) -> str:
     return dict(o.split("=", 1) for o in output.split(",") if "=" in o)["dest"]
 
 
-def locate(node: Node, emitted: EmittedDockerfile, err: BuildFailed, *,
+def locate(node: Node, emitted: RewrittenDockerfile, err: BuildFailed, *,
            classic: bool) -> BuildFailed:
     """The daemon's error, pointed at the user's Dockerfile line."""
     line = emitted.original_line(err.line) if err.line else None

@@ -20,7 +20,7 @@ from bakery.core.plan import Plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.events import RunResult, Status
 from bakery.report.summary import (
-    Facts,
+    ImageSizes,
     Summary,
     critical_text,
     human_seconds,
@@ -173,7 +173,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
     }
 
 
-def report_json(plan: Plan, result: RunResult, facts: Facts | None = None) -> dict[str, Any]:
+def report_json(plan: Plan, result: RunResult, facts: ImageSizes | None = None) -> dict[str, Any]:
     """The JSON report of one run."""
     return summary_json(summarize(plan, result, facts))
 
@@ -202,7 +202,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
-def render_markdown(plan: Plan, result: RunResult, facts: Facts | None = None) -> str:
+def render_markdown(plan: Plan, result: RunResult, facts: ImageSizes | None = None) -> str:
     """The report as a GitHub-flavoured Markdown table, fit for a CI job summary."""
     return summary_markdown(summarize(plan, result, facts))
 

@@ -1,7 +1,7 @@
 """The report after a build: what happened, as data, and its table in a console.
 
 ``summarize`` turns a plan, the runner's result and the daemon's facts about
-the images (sizes, layers, gathered by ``bakery.report.facts``) into a
+the images (sizes, layers, gathered by ``bakery.report.sizes``) into a
 ``Summary``; ``render_report`` prints it: a table of targets, a summary of
 stages and time, and failures last, so that they are never buried. Pure: no
 docker, no clock; tests render into a fixed-width ``StringIO`` console and
@@ -37,7 +37,7 @@ _STYLE = {Status.BUILT: "green", Status.CACHED: "cyan", Status.FAILED: "red bold
 
 
 @dataclass(frozen=True)
-class ImageFacts:
+class ImageSize:
     """What the daemon says of one image."""
 
     size: int  # bytes, as ``docker image inspect`` reports ``Size``
@@ -53,11 +53,11 @@ class Pushed:
 
 
 @dataclass(frozen=True)
-class Facts:
+class ImageSizes:
     """What the report needs from outside the run: images by ID (the targets'
     new images and the ones their first tags pointed to before), and pushes."""
 
-    images: Mapping[str, ImageFacts] = field(default_factory=dict)
+    images: Mapping[str, ImageSize] = field(default_factory=dict)
     pushed: Mapping[str, tuple[Pushed, ...]] = field(default_factory=dict)  # target -> pushes
 
 
@@ -126,9 +126,9 @@ class Summary:
         return sum(1 for n in self.nodes if n.status is status)
 
 
-def summarize(plan: Plan, result: RunResult, facts: Facts | None = None) -> Summary:
+def summarize(plan: Plan, result: RunResult, facts: ImageSizes | None = None) -> Summary:
     """The facts of one run, computed once for every form of the report."""
-    facts = facts or Facts()
+    facts = facts or ImageSizes()
     t0 = result.started
     nodes: list[NodeRow] = []
     for node_id, node in plan.nodes.items():
@@ -304,7 +304,7 @@ def render_report(
     console: Console,
     plan: Plan,
     result: RunResult,
-    facts: Facts | None = None,
+    facts: ImageSizes | None = None,
 ) -> None:
     """Print the table of targets, the summary, then every failure."""
     summary = summarize(plan, result, facts)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from bakery.core.plan import Plan, make_plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.events import NodeResult, RunResult, Status, TargetResult
-from bakery.report.summary import Facts, ImageFacts
+from bakery.report.summary import ImageSize, ImageSizes
 from tests.core.test_plan import SEED, planner, project
 
 # The walkthrough's Dockerfile, with a docs stage in place of the unused one.
@@ -36,11 +36,11 @@ T0 = 5000.0  # the runner's clock has an arbitrary origin; the report counts fro
 CLIENT, SERVER, DOCS = "sha256:c1" + "0" * 62, "sha256:5e" + "0" * 62, "sha256:d0" + "0" * 62
 OLD_CLIENT = "sha256:0c" + "1" * 62
 
-FACTS = Facts(images={
-    CLIENT: ImageFacts(size=5_312_000, layers=2),
-    SERVER: ImageFacts(size=7_104_512, layers=2),
-    DOCS: ImageFacts(size=1_234, layers=1),
-    OLD_CLIENT: ImageFacts(size=5_190_000, layers=2),
+FACTS = ImageSizes(images={
+    CLIENT: ImageSize(size=5_312_000, layers=2),
+    SERVER: ImageSize(size=7_104_512, layers=2),
+    DOCS: ImageSize(size=1_234, layers=1),
+    OLD_CLIENT: ImageSize(size=5_190_000, layers=2),
 })
 
 
@@ -69,7 +69,7 @@ def nodes(plan: Plan, rows: Mapping[str, tuple[Status, float | None, float | Non
     return out
 
 
-def cold() -> tuple[Plan, RunResult, Facts]:
+def cold() -> tuple[Plan, RunResult, ImageSizes]:
     """Nothing built before: every stage runs, build-client and build-server side by side."""
     plan = make()
     b = Status.BUILT
@@ -95,7 +95,7 @@ def cold() -> tuple[Plan, RunResult, Facts]:
     return plan, result, FACTS
 
 
-def noop() -> tuple[Plan, RunResult, Facts]:
+def noop() -> tuple[Plan, RunResult, ImageSizes]:
     """The same sources again: every stage comes from cache, every tag stays."""
     plan = make()
     c = Status.CACHED  # the runner reports a target cached when all its stages are
@@ -129,7 +129,7 @@ SERVER_ERROR = BuildFailed(
     where="Dockerfile:11")
 
 
-def keep_going() -> tuple[Plan, RunResult, Facts]:
+def keep_going() -> tuple[Plan, RunResult, ImageSizes]:
     """``--keep-going``: build-server fails; client is built; docs (after server) never starts."""
     plan = make()
     b, f, n = Status.BUILT, Status.FAILED, Status.NOT_STARTED
@@ -156,7 +156,7 @@ def keep_going() -> tuple[Plan, RunResult, Facts]:
     return plan, result, FACTS
 
 
-def interrupted() -> tuple[Plan, RunResult, Facts]:
+def interrupted() -> tuple[Plan, RunResult, ImageSizes]:
     """Ctrl-C while build-client and build-server run."""
     plan = make()
     b, x, n = Status.BUILT, Status.CANCELLED, Status.NOT_STARTED
@@ -179,6 +179,6 @@ def interrupted() -> tuple[Plan, RunResult, Facts]:
     return plan, result, FACTS
 
 
-SCENARIOS: dict[str, Callable[[], tuple[Plan, RunResult, Facts]]] = {
+SCENARIOS: dict[str, Callable[[], tuple[Plan, RunResult, ImageSizes]]] = {
     "cold": cold, "noop": noop, "keep-going": keep_going, "interrupted": interrupted,
 }

@@ -12,7 +12,7 @@ from rich.console import Console
 from bakery.core.plan import Plan
 from bakery.engine.events import RunResult, Status
 from bakery.report.summary import (
-    Facts,
+    ImageSizes,
     critical_path,
     human_seconds,
     human_size,
@@ -22,7 +22,7 @@ from bakery.report.summary import (
 from tests.report.scenarios import SCENARIOS, T0, cold, ids, keep_going, make, nodes
 
 
-def render(plan: Plan, result: RunResult, facts: Facts) -> str:
+def render(plan: Plan, result: RunResult, facts: ImageSizes) -> str:
     console = Console(file=(out := io.StringIO()), width=100, force_terminal=False,
                       color_system=None)
     render_report(console, plan, result, facts)

@@ -1,11 +1,13 @@
-"""Re-emit one stage as a Dockerfile of its own.
+"""The user's Dockerfile rewritten for one build, with a map back to its lines.
 
-To build every plan node exactly once, on either backend, each node is built
-as an image of its own: its stage's text, exactly as written, with the global
-ARGs above it, and with every reference to another stage (``FROM``,
-``COPY/ADD --from``, ``RUN --mount=...,from=``) replaced by the image that the
-node for that stage produced. A line map ties each emitted line to the line
-of the user's Dockerfile, so errors point at what the user wrote. Pure.
+On the classic builder each plan node is built as an image of its own: its
+stage's text, exactly as written, with the global ARGs above it, and with
+every reference to another stage (``FROM``, ``COPY/ADD --from``,
+``RUN --mount=...,from=``) replaced by the image that the node for that stage
+produced (``stage_alone``). On BuildKit the whole file goes, with only the
+references to split-off stages and named contexts replaced (``with_refs``). A
+line map ties each line sent to the line of the user's Dockerfile, so errors
+point at what the user wrote. Pure.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bakery.core.stages import Source, SourceKind, Stage, StageGraph
 
 
 @dataclass(frozen=True)
-class EmittedDockerfile:
+class RewrittenDockerfile:
     text: str
     lines: tuple[int, ...]  # the original line of each emitted line; 0 where there is none
     uses_context: bool  # does any instruction read the build context?
@@ -31,11 +33,11 @@ class EmittedDockerfile:
         return None
 
 
-def emit_stage(
+def stage_alone(
     graph: StageGraph,
     stage: Stage,
     refs: Mapping[Source, str],
-) -> EmittedDockerfile:
+) -> RewrittenDockerfile:
     """The Dockerfile for ``stage`` alone. ``refs`` maps each of ``stage.sources``
     that is a stage or a named context to the image reference to use instead."""
     out: list[str] = []
@@ -87,7 +89,7 @@ def emit_stage(
                 elif mount.type == "bind":
                     uses_context = True
         add(text, ins.start_line)
-    return EmittedDockerfile(text="\n".join(out) + "\n", lines=tuple(lines),
+    return RewrittenDockerfile(text="\n".join(out) + "\n", lines=tuple(lines),
                              uses_context=uses_context)
 
 
@@ -109,7 +111,7 @@ def instruction_at(stage: Stage, line: int) -> Instruction | None:
     return None
 
 
-def emit_with_refs(graph: StageGraph, refs: Mapping[Source, str]) -> EmittedDockerfile:
+def with_refs(graph: StageGraph, refs: Mapping[Source, str]) -> RewrittenDockerfile:
     """The whole Dockerfile as written, with the given sources (named contexts)
     replaced by image references, line for line, so line numbers stay true."""
     lines = list(graph.dockerfile.lines)
@@ -133,5 +135,5 @@ def emit_with_refs(graph: StageGraph, refs: Mapping[Source, str]) -> EmittedDock
                         text = _replace_flag(text, "mount", raw,
                                              _replace_csv(raw, "from", refs[src]))
             lines[first:ins.end_line] = text.split("\n")
-    return EmittedDockerfile(text="\n".join(lines) + "\n",
+    return RewrittenDockerfile(text="\n".join(lines) + "\n",
                              lines=tuple(range(1, len(lines) + 1)), uses_context=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from bakery.core.plan import Plan
 from bakery.engine.events import RunResult
-from bakery.report.summary import Facts, ImageFacts
+from bakery.report.summary import ImageSize, ImageSizes
 
 
 def images_to_inspect(plan: Plan, result: RunResult) -> list[str]:
@@ -27,6 +27,6 @@ def images_to_inspect(plan: Plan, result: RunResult) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def make_facts(sizes: Mapping[str, tuple[int, int]]) -> Facts:
+def image_sizes(sizes: Mapping[str, tuple[int, int]]) -> ImageSizes:
     """The report's facts from each image's (size, layers); a missing image shows ``-``."""
-    return Facts(images={i: ImageFacts(size=s, layers=n) for i, (s, n) in sizes.items()})
+    return ImageSizes(images={i: ImageSize(size=s, layers=n) for i, (s, n) in sizes.items()})
