@@ -204,6 +204,9 @@ class _Lexer:
         # Everything up to the next ' is literal; a ' cannot be escaped inside.
         end = self.word.find("'", self.pos + 1)
         if end < 0:
+            # Read to the end, as Go's scanner does: inside ${...} that makes the
+            # missing '}' the problem, as BuildKit reports it.
+            self.pos = len(self.word)
             raise _Fail(
                 "unexpected end of statement while looking for matching single-quote",
                 hint="close the quote",
