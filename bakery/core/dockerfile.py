@@ -13,9 +13,10 @@ instruction layer would reject anyway and what nothing downstream could use:
 unknown instructions and ONBUILD triggers that cannot be triggers. Variables
 are never expanded here; that is ``bakery.core.shell``'s job.
 
-It must not read files, print or import anything but the standard library and
-``bakery.core.errors``. Problems are raised as ``_Fail`` where they are found and
-turned into a ``DockerfileError`` naming the file and line in one place.
+It must not read files, print or import anything but the standard library,
+``bakery.core.errors`` and ``bakery.core.shell``, whose lexer finds the heredocs.
+Problems are raised as ``_Fail`` where they are found and turned into a
+``DockerfileError`` naming the file and line in one place.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bakery.core.errors import DockerfileError, did_you_mean
+from bakery.core.shell import ShellError, split_words
 
 
 @dataclass(frozen=True)
@@ -449,208 +451,6 @@ def _instruction(line: str, escape: str) -> Instruction:
 
 # --- heredocs ----------------------------------------------------------------------------------
 
-class _LexError(Exception):
-    pass
-
-
-_UNMATCHED = "unexpected end of statement while looking for matching "
-
-
-class _HeredocLexer:
-    """BuildKit's shell word splitter, reduced to what finding heredocs needs.
-
-    No variable is set, and unset ones stay as written (``$X``, ``${X:-y}``);
-    ``raw_quotes`` keeps quote characters in the words, ``raw_escapes`` keeps
-    escape characters. The escape is always ``\\``, whatever the directive says,
-    as in the reference.
-    """
-
-    escape = "\\"
-
-    def __init__(self, text: str, *, raw_quotes: bool, raw_escapes: bool):
-        self.text = text
-        self.pos = 0
-        self.raw_quotes = raw_quotes
-        self.raw_escapes = raw_escapes
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
-
-    def next(self) -> str:
-        ch = self.peek()
-        self.pos += 1
-        return ch
-
-    def words(self) -> list[str]:
-        return self._until("", self.raw_escapes)[1]
-
-    def _until(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
-        saved, self.raw_escapes = self.raw_escapes, raw_escapes
-        try:
-            result: list[str] = []
-            words: list[str] = []
-            buf: list[str] = []
-            in_word = False
-
-            def add(text: str, *, raw: bool) -> None:
-                nonlocal in_word
-                if raw:
-                    buf.append(text)
-                    in_word = True
-                    return
-                for ch in text:
-                    if ch in _SPACE:
-                        if in_word and any(buf):  # text, not pieces: "" is no word
-                            words.append("".join(buf))
-                            buf.clear()
-                            in_word = False
-                    else:
-                        buf.append(ch)
-                        in_word = True
-
-            found = False
-            while self.peek():
-                ch = self.peek()
-                if stop and ch == stop:
-                    self.next()
-                    found = True
-                    break
-                if ch in "$<'\"":
-                    text = {"$": self._dollar, "<": self._angle, "'": self._single,
-                            '"': self._double}[ch]()
-                    result.append(text)
-                    add(text, raw=ch != "$")
-                    continue
-                ch = self.next()
-                if ch == self.escape:
-                    if self.raw_escapes:
-                        add(ch, raw=True)
-                        result.append(ch)
-                    ch = self.next()
-                    if not ch:
-                        break
-                    add(ch, raw=True)
-                else:
-                    add(ch, raw=False)
-                result.append(ch)
-            if stop and not found:
-                raise _LexError(_UNMATCHED + stop)
-            if any(buf):
-                words.append("".join(buf))
-            return "".join(result), words
-        finally:
-            self.raw_escapes = saved
-
-    def _angle(self) -> str:
-        self.next()
-        if self.peek() != "<":
-            return "<"
-        self.next()
-        # "<<" and the blanks after it stay one word, so that `<< EOF` is a heredoc.
-        start = self.pos
-        while self.peek() and self.peek() in " \t\r":
-            self.next()
-        return "<<" + self.text[start:self.pos]
-
-    def _single(self) -> str:
-        quote = self.next()
-        out = [quote] if self.raw_quotes else []
-        while True:
-            ch = self.next()
-            if not ch:
-                raise _LexError(_UNMATCHED + "single-quote")
-            if ch == "'":
-                if self.raw_quotes:
-                    out.append(ch)
-                return "".join(out)
-            out.append(ch)
-
-    def _double(self) -> str:
-        quote = self.next()
-        out = [quote] if self.raw_quotes else []
-        while True:
-            ch = self.peek()
-            if not ch:
-                raise _LexError(_UNMATCHED + "double-quote")
-            if ch == '"':
-                self.next()
-                if self.raw_quotes:
-                    out.append(ch)
-                return "".join(out)
-            if ch == "$":
-                out.append(self._dollar())
-                continue
-            ch = self.next()
-            if ch == self.escape:
-                if self.raw_escapes:
-                    out.append(ch)
-                if not self.peek():
-                    continue
-                if self.peek() in ('"', "$", self.escape):
-                    ch = self.next()
-            out.append(ch)
-
-    def _name(self) -> str:
-        name: list[str] = []
-        while self.peek():
-            ch = self.peek()
-            if not name and ch.isdecimal():
-                while self.peek() and self.peek().isdecimal():
-                    name.append(self.next())
-                return "".join(name)
-            if not name and ch in "@*#?-$!0":
-                return self.next()
-            if not (ch.isalpha() or ch.isdecimal() or ch == "_"):
-                break
-            name.append(self.next())
-        return "".join(name)
-
-    def _dollar(self) -> str:
-        self.next()
-        if self.peek() != "{":
-            name = self._name()
-            return "$" + name
-        self.next()
-        if not self.peek():
-            raise _LexError("syntax error: missing '}'")
-        if self.peek() in "{}:":
-            raise _LexError("syntax error: bad substitution")
-        name = self._name()
-        ch = self.next()
-        modifier = ch
-        if ch == "}":
-            return "${" + name + "}"
-        if ch == ":" or (ch and ch in "+-?#%"):
-            if ch == ":":
-                ch = self.next()
-                modifier += ch
-            raw = ch in ("#", "%")
-            if modifier.startswith(":") and raw:
-                raise _LexError(f"unsupported modifier ({modifier}) in substitution")
-            word = self._nested("}", raw, "syntax error: missing '}'")
-            return "${" + name + modifier + word + "}"
-        if ch == "/":
-            if self.peek() == "/":
-                self.next()
-            pattern = self._nested("/", True, "syntax error: missing '/' in ${}")
-            replacement = self._nested("}", True, "syntax error: missing '}'")
-            return "${" + name + "/" + pattern + "/" + replacement + "}"
-        shown = modifier or "\ufffd"  # Go shows the end of input as U+FFFD
-        raise _LexError(f"unsupported modifier ({shown}) in substitution")
-
-    def _nested(self, stop: str, raw_escapes: bool, at_end: str) -> str:
-        try:
-            return self._until(stop, raw_escapes)[0]
-        except _LexError:
-            if not self.peek():
-                raise _LexError(at_end) from None
-            raise
-
-
-def _lex_words(text: str, *, raw_quotes: bool, raw_escapes: bool) -> list[str]:
-    return _HeredocLexer(text, raw_quotes=raw_quotes, raw_escapes=raw_escapes).words()
-
-
 def _heredoc(word: str) -> Heredoc | None:
     """The heredoc a word such as ``<<EOF``, ``<<-'EOF'`` or ``3<<EOF`` opens, if any."""
     match = _HEREDOC.fullmatch(word)
@@ -658,10 +458,10 @@ def _heredoc(word: str) -> Heredoc | None:
         return None
     fd = min(int(match[1] or "0"), 2**64 - 1)
     try:
-        words = _lex_words(match[3], raw_quotes=False, raw_escapes=False)
-        raw = _lex_words(match[3], raw_quotes=True, raw_escapes=False)
-    except _LexError as err:
-        raise _Fail(f"invalid heredoc {word}: {err}",
+        words = split_words(match[3])
+        raw = split_words(match[3], raw_quotes=True)
+    except ShellError as err:
+        raise _Fail(f"invalid heredoc {word}: {err.reason}",
                     hint="quote the whole delimiter: <<'EOF' or <<\"EOF\"") from None
     if len(words) != 1:
         return None  # `<<EOF sh` and the like: not one word, not a heredoc
@@ -676,8 +476,8 @@ def _heredoc(word: str) -> Heredoc | None:
 
 def _heredocs(line: str) -> list[Heredoc]:
     try:
-        words = _lex_words(line, raw_quotes=True, raw_escapes=True)
-    except _LexError:
+        words = split_words(line, raw_quotes=True, raw_escapes=True)
+    except ShellError:
         return []  # as in the reference: a line the lexer cannot split has no heredocs
     return [doc for doc in map(_heredoc, words) if doc is not None]
 

@@ -5,6 +5,8 @@ This is the expansion Dockerfile instructions apply to their arguments (``FROM``
 ``frontend/dockerfile/shell/lex.go`` case for case; BuildKit's ``envVarTest`` and
 ``wordsTest`` are the contract. bakery needs it to name stages and to know which
 build arguments a stage reads exactly as the daemon will, before anything is built.
+The same lexer, told to keep quotes, escapes and variables as written, splits the
+lines in which the Dockerfile reader looks for heredocs, as BuildKit's parser does.
 
 It must not run a shell, read the process environment, touch the disk or print:
 variables come in as a mapping, and every problem is raised as ``ShellError``
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 
 from bakery.core.errors import DockerfileError
 
-__all__ = ["ShellError", "expand", "expand_words", "referenced_names"]
+__all__ = ["ShellError", "expand", "expand_words", "referenced_names", "split_words"]
 
 
 class ShellError(DockerfileError):
@@ -65,6 +67,20 @@ def referenced_names(word: str, *, escape: str = "\\") -> frozenset[str]:
     lexer = _Lexer(word, None, escape)
     lexer.run()
     return frozenset(lexer.names)
+
+
+def split_words(
+    text: str, *, raw_quotes: bool = False, raw_escapes: bool = False, escape: str = "\\"
+) -> list[str]:
+    """Split ``text`` into words without expanding it, as BuildKit's heredoc reader does.
+
+    No variable is set and each stays as written (``$X``, ``${X:-y}``: BuildKit's
+    ``SkipUnsetEnv``); ``raw_quotes`` keeps the quote characters in the words and
+    ``raw_escapes`` the escape characters, so that a caller can tell what was quoted.
+    Empty words are dropped. Raises ``ShellError`` for a malformed text.
+    """
+    lexer = _Lexer(text, {}, escape, keep_unset=True, raw_quotes=raw_quotes)
+    return lexer.run(raw_escapes=raw_escapes)[1]
 
 
 # --- the lexer -------------------------------------------------------------------------------
@@ -123,21 +139,36 @@ class _Words:
 
 
 class _Lexer:
-    """One pass over one word. ``env`` None means: only collect the names read."""
+    """One pass over one word. ``env`` None means: only collect the names read.
 
-    def __init__(self, word: str, env: Mapping[str, str] | None, escape: str):
+    ``keep_unset`` leaves a variable that is not in ``env`` as written instead of
+    empty; ``raw_quotes`` keeps quote characters in the text.
+    """
+
+    def __init__(
+        self,
+        word: str,
+        env: Mapping[str, str] | None,
+        escape: str,
+        *,
+        keep_unset: bool = False,
+        raw_quotes: bool = False,
+    ):
         if escape not in ("\\", "`"):
             raise ValueError(f"escape must be '\\' or '`', not {escape!r}")
         self.word = word
         self.env = env
         self.escape = escape
+        self.keep_unset = keep_unset
+        self.raw_quotes = raw_quotes
         self.names: set[str] = set()
         # Go's text/scanner drops a byte order mark at the very start.
         self.pos = 1 if word.startswith(_BOM) else 0
 
-    def run(self) -> tuple[str, list[str]]:
+    def run(self, *, raw_escapes: bool = False) -> tuple[str, list[str]]:
+        """The text and its words; ``raw_escapes`` keeps escape characters in both."""
         try:
-            return self._until(None, raw_escapes=False, depth=0)
+            return self._until(None, raw_escapes=raw_escapes, depth=0)
         except _Fail as fail:
             raise ShellError(fail.reason, word=self.word, hint=fail.hint) from None
 
@@ -211,14 +242,14 @@ class _Lexer:
                 "unexpected end of statement while looking for matching single-quote",
                 hint="close the quote",
             )
-        text = self.word[self.pos + 1 : end]
+        text = self.word[self.pos : end + 1] if self.raw_quotes else self.word[self.pos + 1 : end]
         self.pos = end + 1
         return text
 
     def _double_quoted(self, *, raw_escapes: bool, depth: int) -> str:
         # Variables expand; the escape character escapes only " $ and itself.
         self.pos += 1
-        out: list[str] = []
+        out: list[str] = ['"'] if self.raw_quotes else []
         while True:
             ch = self._peek()
             if not ch:
@@ -228,6 +259,8 @@ class _Lexer:
                 )
             if ch == '"':
                 self.pos += 1
+                if self.raw_quotes:
+                    out.append(ch)
                 return "".join(out)
             if ch == "$":
                 out.append(self._dollar(depth))
@@ -276,6 +309,11 @@ class _Lexer:
             return "", False
         return self.env[name], True
 
+    def _value(self, name: str, written: str) -> str:
+        """The value of a variable that is read as is, ``written`` being how it was written."""
+        value, is_set = self._lookup(name)
+        return written if self.keep_unset and not is_set else value
+
     def _nested(self, stop: str, *, raw_escapes: bool, depth: int, missing: str) -> str:
         try:
             return self._until(stop, raw_escapes=raw_escapes, depth=depth + 1)[0]
@@ -288,7 +326,7 @@ class _Lexer:
         self.pos += 1
         if self._peek() != "{":
             name = self._name()
-            return self._lookup(name)[0] if name else "$"
+            return self._value(name, "$" + name) if name else "$"
         self.pos += 1
         ch = self._peek()
         if not ch:
@@ -298,7 +336,7 @@ class _Lexer:
         name = self._name()
         op = self._next()
         if op == "}":
-            return self._lookup(name)[0]
+            return self._value(name, "${" + name + "}")
         if not op:
             raise _Fail(_MISSING_BRACE)
         if op == "/":
@@ -317,6 +355,8 @@ class _Lexer:
         # The argument is read (and its variables expanded) before the modifier is judged.
         arg = self._nested("}", raw_escapes=is_pattern, depth=depth, missing=_MISSING_BRACE)
         value, is_set = self._lookup(name)
+        if self.keep_unset and not is_set:
+            return "${" + name + modifier + arg + "}"  # the modifier is not judged then
         unset = not is_set or (null_is_unset and value == "")
         if op == "-":
             return arg if unset else value
@@ -351,7 +391,9 @@ class _Lexer:
             "/", raw_escapes=True, depth=depth, missing="syntax error: missing '/' in ${}"
         )
         replacement = self._nested("}", raw_escapes=True, depth=depth, missing=_MISSING_BRACE)
-        value, _ = self._lookup(name)
+        value, is_set = self._lookup(name)
+        if self.keep_unset and not is_set:
+            return "${" + name + "/" + pattern + "/" + replacement + "}"  # one / for // too
         if self.env is None:
             return ""
         regex = _pattern_regex(pattern, greedy=True)

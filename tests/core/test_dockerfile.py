@@ -290,17 +290,24 @@ def test_heredocs(text: str, heredocs: tuple[Heredoc, ...]) -> None:
         ("RUN echo ${A:-x <<EOF", []),
         ('RUN echo "x <<EOF', []),
         ("RUN echo ${A: <<EOF", []),
+        ("RUN <<\ufeffEOF\nx\nEOF", [("EOF", True)]),  # Go's scanner drops it, as expand() does
     ],
     ids=[
         "variable-delimiter", "expansions-before", "patterns-before", "double-quote-escapes",
         "escaped-quote-in-delimiter", "escape-in-delimiter", "single-angle", "escaped-angle",
         "bad-modifier", "open-brace", "empty-braces", "unsupported-modifier", "missing-slash",
-        "missing-brace", "open-double-quote", "colon-at-end",
+        "missing-brace", "open-double-quote", "colon-at-end", "byte-order-mark-in-delimiter",
     ],
 )
 def test_heredoc_detection(text: str, names: list[tuple[str, bool]]) -> None:
     """Which words open heredocs: BuildKit's shell lexer decides, quotes and all."""
     assert [(h.name, h.expand) for h in _one(text).heredocs] == names
+
+
+def test_absurd_nesting_before_a_heredoc_is_no_crash() -> None:
+    # The shell lexer's nesting limit: the line cannot be split, so it has no heredocs.
+    nested = "${A:-" * 500 + "x" + "}" * 500
+    assert _one(f"RUN echo {nested} <<EOF\n").heredocs == ()
 
 
 def test_heredoc_stays_with_its_instruction() -> None:
