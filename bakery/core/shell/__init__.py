@@ -17,6 +17,12 @@ The modules: ``lexer`` reads a word, ``patterns`` gives ``${X#pat}``,
 """
 
 from bakery.core.shell.errors import ShellError
-from bakery.core.shell.lexer import expand, expand_words, referenced_names, split_words
+from bakery.core.shell.lexer import (
+    WHITESPACE,
+    expand,
+    expand_words,
+    referenced_names,
+    split_words,
+)
 
-__all__ = ["ShellError", "expand", "expand_words", "referenced_names", "split_words"]
+__all__ = ["WHITESPACE", "ShellError", "expand", "expand_words", "referenced_names", "split_words"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from bakery.core.shell.errors import Fail, ShellError
 from bakery.core.shell.patterns import replace, trim_prefix, trim_suffix
 
-__all__ = ["expand", "expand_words", "referenced_names", "split_words"]
+__all__ = ["WHITESPACE", "expand", "expand_words", "referenced_names", "split_words"]
 
 
 def expand(word: str, env: Mapping[str, str], *, escape: str = "\\") -> str:
@@ -62,11 +62,12 @@ def split_words(
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 # Go's unicode.IsSpace: the Unicode White_Space property. (str.isspace() differs: it
-# also counts U+001C..U+001F.)
-_WHITESPACE = frozenset(
+# also counts U+001C..U+001F.) A string, for str.strip(); the Dockerfile reader uses it too.
+WHITESPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+_WHITESPACE = frozenset(WHITESPACE)
 _HEREDOC_BLANKS = frozenset(" \t\r")
 _MODIFIERS = frozenset("+-?#%")
 _BOM = "\ufeff"
