@@ -131,28 +131,19 @@ def _words(rest: str, escape: str) -> list[str]:
                 quote = ch
                 blank_ok = True
                 phase = "quote"
-            if ch == escape:
-                if pos + 1 == n:  # an escape at the very end is dropped
-                    pos += 1
-                    continue
-                # Outside quotes an escape and the character after it stay as written,
-                # even when that character is a quote.
-                buf.append(ch)
-                pos += 1
-                ch = rest[pos]
-            buf.append(ch)
-        else:  # in quotes
-            if ch == quote:
+        elif ch == quote:
+            phase = "word"
+        # An escape and the character after it stay as written, even when that
+        # character is a quote; nothing escapes inside '...'.
+        if ch == escape and not (phase == "quote" and quote == "'"):
+            if pos + 1 == n:  # an escape at the very end is dropped, and ends a quote
                 phase = "word"
-            if ch == escape and quote != "'":  # nothing escapes inside '...'
-                if pos + 1 == n:
-                    phase = "word"
-                    pos += 1
-                    continue
-                buf.append(ch)
                 pos += 1
-                ch = rest[pos]
+                continue
             buf.append(ch)
+            pos += 1
+            ch = rest[pos]
+        buf.append(ch)
         pos += 1
     return words
 

@@ -167,17 +167,9 @@ class _Lexer:
             if ch == "$":
                 text = self._dollar(depth)
                 result.append(text)
-                words.split(text)
-            elif ch == "'":
-                text = self._single_quoted()
-                result.append(text)
-                words.keep(text)
-            elif ch == '"':
-                text = self._double_quoted(raw_escapes=raw_escapes, depth=depth)
-                result.append(text)
-                words.keep(text)
-            elif ch == "<":
-                text = self._maybe_heredoc()
+                words.split(text)  # a value splits at whitespace
+            elif ch in "'\"<":
+                text = self._unsplit(ch, raw_escapes=raw_escapes, depth=depth)
                 result.append(text)
                 words.keep(text)
             else:
@@ -197,6 +189,14 @@ class _Lexer:
             raise Fail(f"unexpected end of statement while looking for matching {stop}")
         words.end()
         return "".join(result), words.words
+
+    def _unsplit(self, ch: str, *, raw_escapes: bool, depth: int) -> str:
+        """A quoted text, or ``<<`` and the blanks after it: either stays in one word."""
+        if ch == "'":
+            return self._single_quoted()
+        if ch == '"':
+            return self._double_quoted(raw_escapes=raw_escapes, depth=depth)
+        return self._maybe_heredoc()
 
     def _single_quoted(self) -> str:
         # Everything up to the next ' is literal; a ' cannot be escaped inside.
