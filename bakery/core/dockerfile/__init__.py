@@ -16,7 +16,8 @@ are never expanded here; that is ``bakery.core.shell``'s job.
 It must not read files, print or import anything but the standard library,
 ``bakery.core.errors`` and ``bakery.core.shell``, whose lexer finds the heredocs.
 Problems are raised as ``Fail`` where they are found and turned into a
-``DockerfileError`` naming the file and line in one place.
+``DockerfileError`` naming the file and line by ``parse_dockerfile`` (or, for a
+mount, by ``parse_mount``), nowhere else.
 
 The modules: ``model`` (what a parsed Dockerfile is), ``parser`` (the file:
 lines, directives, continuations), ``instructions`` (one instruction's flags
