@@ -111,9 +111,12 @@ def test_referenced_names_rejects_malformed_words() -> None:
                       "unexpected end of statement while looking for matching single-quote")),
         ('"abc', {}, ('failed to process "\\"abc": '
                       "unexpected end of statement while looking for matching double-quote")),
+        ("${X:-'a", {}, "failed to process \"${X:-'a\": syntax error: missing '}'"),
+        ("${X/'a", {}, "failed to process \"${X/'a\": syntax error: missing '/' in ${}"),
     ],
     ids=["required-message", "required-unset", "required-empty", "assign-unsupported",
-         "bad-pattern-escape", "missing-brace", "missing-slash", "single-quote", "double-quote"],
+         "bad-pattern-escape", "missing-brace", "missing-slash", "single-quote", "double-quote",
+         "single-quote-in-braces", "single-quote-in-pattern"],
 )
 def test_error_messages(word: str, env: dict[str, str], message: str) -> None:
     with pytest.raises(ShellError) as info:

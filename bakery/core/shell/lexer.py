@@ -1,43 +1,20 @@
-"""Dockerfile word expansion: ``$VAR``, ``${VAR:-default}``, quotes, escapes, word splitting.
+"""The word lexer: quotes, escapes, ``$VAR`` and ``${...}``, and splitting into words.
 
-This is the expansion Dockerfile instructions apply to their arguments (``FROM``,
-``ARG``, ``ENV``, ``COPY --from``, ...), made to agree with BuildKit's
-``frontend/dockerfile/shell/lex.go`` case for case; BuildKit's ``envVarTest`` and
-``wordsTest`` are the contract. bakery needs it to name stages and to know which
-build arguments a stage reads exactly as the daemon will, before anything is built.
-
-It must not run a shell, read the process environment, touch the disk or print:
-variables come in as a mapping, and every problem is raised as ``ShellError``
-(translated into text once, by the CLI). Only the standard library is used.
+One pass over one word, as BuildKit's ``shell/lex.go`` makes it, serving every
+reader of words: expansion with a mapping of variables (``expand``,
+``expand_words``), the names a word reads (``referenced_names``), and words left
+as written for the heredoc reader (``split_words``). The ``#``, ``%`` and ``/``
+forms hand their pattern to ``patterns``.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 
-from bakery.core.errors import DockerfileError
+from bakery.core.shell.errors import Fail, ShellError
+from bakery.core.shell.patterns import replace, trim_prefix, trim_suffix
 
-__all__ = ["ShellError", "expand", "expand_words", "referenced_names"]
-
-
-class ShellError(DockerfileError):
-    """A word cannot be expanded: bad ``${...}`` syntax, an unclosed quote, ``${X:?msg}``."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        word: str | None = None,
-        where: str | None = None,
-        hint: str | None = None,
-    ):
-        # Worded as BuildKit words it, so that the message matches what `docker build` says.
-        message = reason if word is None else f"failed to process {_quote(word)}: {reason}"
-        super().__init__(message, where=where, hint=hint)
-        self.reason = reason
-        self.word = word
+__all__ = ["WHITESPACE", "expand", "expand_words", "referenced_names", "split_words"]
 
 
 def expand(word: str, env: Mapping[str, str], *, escape: str = "\\") -> str:
@@ -67,15 +44,30 @@ def referenced_names(word: str, *, escape: str = "\\") -> frozenset[str]:
     return frozenset(lexer.names)
 
 
+def split_words(
+    text: str, *, raw_quotes: bool = False, raw_escapes: bool = False, escape: str = "\\"
+) -> list[str]:
+    """Split ``text`` into words without expanding it, as BuildKit's heredoc reader does.
+
+    No variable is set and each stays as written (``$X``, ``${X:-y}``: BuildKit's
+    ``SkipUnsetEnv``); ``raw_quotes`` keeps the quote characters in the words and
+    ``raw_escapes`` the escape characters, so that a caller can tell what was quoted.
+    Empty words are dropped. Raises ``ShellError`` for a malformed text.
+    """
+    lexer = _Lexer(text, {}, escape, keep_unset=True, raw_quotes=raw_quotes)
+    return lexer.run(raw_escapes=raw_escapes)[1]
+
+
 # --- the lexer -------------------------------------------------------------------------------
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 # Go's unicode.IsSpace: the Unicode White_Space property. (str.isspace() differs: it
-# also counts U+001C..U+001F.)
-_WHITESPACE = frozenset(
+# also counts U+001C..U+001F.) A string, for str.strip(); the Dockerfile reader uses it too.
+WHITESPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+_WHITESPACE = frozenset(WHITESPACE)
 _HEREDOC_BLANKS = frozenset(" \t\r")
 _MODIFIERS = frozenset("+-?#%")
 _BOM = "\ufeff"
@@ -87,15 +79,6 @@ _FORMS_HINT = (
     "${VAR:?message}, ${VAR?message}, ${VAR#pattern}, ${VAR##pattern}, ${VAR%pattern}, "
     "${VAR%%pattern}, ${VAR/pattern/replacement}, ${VAR//pattern/replacement}"
 )
-
-
-class _Fail(Exception):
-    """Raised where a problem is found; ``_Lexer.run`` turns it into a ``ShellError``."""
-
-    def __init__(self, reason: str, hint: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
 
 
 class _Words:
@@ -123,22 +106,37 @@ class _Words:
 
 
 class _Lexer:
-    """One pass over one word. ``env`` None means: only collect the names read."""
+    """One pass over one word. ``env`` None means: only collect the names read.
 
-    def __init__(self, word: str, env: Mapping[str, str] | None, escape: str):
+    ``keep_unset`` leaves a variable that is not in ``env`` as written instead of
+    empty; ``raw_quotes`` keeps quote characters in the text.
+    """
+
+    def __init__(
+        self,
+        word: str,
+        env: Mapping[str, str] | None,
+        escape: str,
+        *,
+        keep_unset: bool = False,
+        raw_quotes: bool = False,
+    ):
         if escape not in ("\\", "`"):
             raise ValueError(f"escape must be '\\' or '`', not {escape!r}")
         self.word = word
         self.env = env
         self.escape = escape
+        self.keep_unset = keep_unset
+        self.raw_quotes = raw_quotes
         self.names: set[str] = set()
         # Go's text/scanner drops a byte order mark at the very start.
         self.pos = 1 if word.startswith(_BOM) else 0
 
-    def run(self) -> tuple[str, list[str]]:
+    def run(self, *, raw_escapes: bool = False) -> tuple[str, list[str]]:
+        """The text and its words; ``raw_escapes`` keeps escape characters in both."""
         try:
-            return self._until(None, raw_escapes=False, depth=0)
-        except _Fail as fail:
+            return self._until(None, raw_escapes=raw_escapes, depth=0)
+        except Fail as fail:
             raise ShellError(fail.reason, word=self.word, hint=fail.hint) from None
 
     def _peek(self) -> str:
@@ -158,7 +156,7 @@ class _Lexer:
         give ``\\*`` and ``\\}`` their own meaning later.
         """
         if depth > _MAX_DEPTH:
-            raise _Fail(f"substitutions nested more than {_MAX_DEPTH} deep")
+            raise Fail(f"substitutions nested more than {_MAX_DEPTH} deep")
         result: list[str] = []
         words = _Words()
         while ch := self._peek():
@@ -169,17 +167,9 @@ class _Lexer:
             if ch == "$":
                 text = self._dollar(depth)
                 result.append(text)
-                words.split(text)
-            elif ch == "'":
-                text = self._single_quoted()
-                result.append(text)
-                words.keep(text)
-            elif ch == '"':
-                text = self._double_quoted(raw_escapes=raw_escapes, depth=depth)
-                result.append(text)
-                words.keep(text)
-            elif ch == "<":
-                text = self._maybe_heredoc()
+                words.split(text)  # a value splits at whitespace
+            elif ch in "'\"<":
+                text = self._unsplit(ch, raw_escapes=raw_escapes, depth=depth)
                 result.append(text)
                 words.keep(text)
             else:
@@ -196,35 +186,48 @@ class _Lexer:
                     words.split(ch)
                 result.append(ch)
         if stop is not None:
-            raise _Fail(f"unexpected end of statement while looking for matching {stop}")
+            raise Fail(f"unexpected end of statement while looking for matching {stop}")
         words.end()
         return "".join(result), words.words
+
+    def _unsplit(self, ch: str, *, raw_escapes: bool, depth: int) -> str:
+        """A quoted text, or ``<<`` and the blanks after it: either stays in one word."""
+        if ch == "'":
+            return self._single_quoted()
+        if ch == '"':
+            return self._double_quoted(raw_escapes=raw_escapes, depth=depth)
+        return self._maybe_heredoc()
 
     def _single_quoted(self) -> str:
         # Everything up to the next ' is literal; a ' cannot be escaped inside.
         end = self.word.find("'", self.pos + 1)
         if end < 0:
-            raise _Fail(
+            # Read to the end, as Go's scanner does: inside ${...} that makes the
+            # missing '}' the problem, as BuildKit reports it.
+            self.pos = len(self.word)
+            raise Fail(
                 "unexpected end of statement while looking for matching single-quote",
                 hint="close the quote",
             )
-        text = self.word[self.pos + 1 : end]
+        text = self.word[self.pos : end + 1] if self.raw_quotes else self.word[self.pos + 1 : end]
         self.pos = end + 1
         return text
 
     def _double_quoted(self, *, raw_escapes: bool, depth: int) -> str:
         # Variables expand; the escape character escapes only " $ and itself.
         self.pos += 1
-        out: list[str] = []
+        out: list[str] = ['"'] if self.raw_quotes else []
         while True:
             ch = self._peek()
             if not ch:
-                raise _Fail(
+                raise Fail(
                     "unexpected end of statement while looking for matching double-quote",
                     hint=f'close the quote, or write a literal " as {self.escape}"',
                 )
             if ch == '"':
                 self.pos += 1
+                if self.raw_quotes:
+                    out.append(ch)
                 return "".join(out)
             if ch == "$":
                 out.append(self._dollar(depth))
@@ -273,31 +276,36 @@ class _Lexer:
             return "", False
         return self.env[name], True
 
+    def _value(self, name: str, written: str) -> str:
+        """The value of a variable that is read as is, ``written`` being how it was written."""
+        value, is_set = self._lookup(name)
+        return written if self.keep_unset and not is_set else value
+
     def _nested(self, stop: str, *, raw_escapes: bool, depth: int, missing: str) -> str:
         try:
             return self._until(stop, raw_escapes=raw_escapes, depth=depth + 1)[0]
-        except _Fail:
+        except Fail:
             if not self._peek():
-                raise _Fail(missing) from None
+                raise Fail(missing) from None
             raise
 
     def _dollar(self, depth: int) -> str:
         self.pos += 1
         if self._peek() != "{":
             name = self._name()
-            return self._lookup(name)[0] if name else "$"
+            return self._value(name, "$" + name) if name else "$"
         self.pos += 1
         ch = self._peek()
         if not ch:
-            raise _Fail(_MISSING_BRACE)
+            raise Fail(_MISSING_BRACE)
         if ch in "{}:":
-            raise _Fail("syntax error: bad substitution", hint="a variable name must follow ${")
+            raise Fail("syntax error: bad substitution", hint="a variable name must follow ${")
         name = self._name()
         op = self._next()
         if op == "}":
-            return self._lookup(name)[0]
+            return self._value(name, "${" + name + "}")
         if not op:
-            raise _Fail(_MISSING_BRACE)
+            raise Fail(_MISSING_BRACE)
         if op == "/":
             return self._replace(name, depth)
 
@@ -307,13 +315,15 @@ class _Lexer:
             op = self._next()
             modifier += op
         elif op not in _MODIFIERS:
-            raise _Fail(f"unsupported modifier ({modifier}) in substitution", hint=_FORMS_HINT)
+            raise Fail(f"unsupported modifier ({modifier}) in substitution", hint=_FORMS_HINT)
         is_pattern = op in ("#", "%")
         if null_is_unset and is_pattern:
-            raise _Fail(f"unsupported modifier ({modifier}) in substitution", hint=_FORMS_HINT)
+            raise Fail(f"unsupported modifier ({modifier}) in substitution", hint=_FORMS_HINT)
         # The argument is read (and its variables expanded) before the modifier is judged.
         arg = self._nested("}", raw_escapes=is_pattern, depth=depth, missing=_MISSING_BRACE)
         value, is_set = self._lookup(name)
+        if self.keep_unset and not is_set:
+            return "${" + name + modifier + arg + "}"  # the modifier is not judged then
         unset = not is_set or (null_is_unset and value == "")
         if op == "-":
             return arg if unset else value
@@ -323,9 +333,9 @@ class _Lexer:
             if self.env is None:
                 return ""
             if not is_set:
-                raise _Fail(f"{name}: {arg or 'is not allowed to be unset'}")
+                raise Fail(f"{name}: {arg or 'is not allowed to be unset'}")
             if unset:
-                raise _Fail(f"{name}: {arg or 'is not allowed to be empty'}")
+                raise Fail(f"{name}: {arg or 'is not allowed to be empty'}")
             return value
         if is_pattern:
             if self.env is None:
@@ -335,9 +345,9 @@ class _Lexer:
             if greedy:
                 arg = arg[1:]
             if op == "%":
-                return _trim_suffix(arg, value, greedy=greedy)
-            return _trim_prefix(arg, value, greedy=greedy)
-        raise _Fail(f"unsupported modifier ({modifier}) in substitution", hint=_FORMS_HINT)
+                return trim_suffix(arg, value, greedy=greedy)
+            return trim_prefix(arg, value, greedy=greedy)
+        raise Fail(f"unsupported modifier ({modifier}) in substitution", hint=_FORMS_HINT)
 
     def _replace(self, name: str, depth: int) -> str:
         """``${X/pat/repl}`` replaces the first (longest) match, ``${X//pat/repl}`` every one."""
@@ -348,117 +358,9 @@ class _Lexer:
             "/", raw_escapes=True, depth=depth, missing="syntax error: missing '/' in ${}"
         )
         replacement = self._nested("}", raw_escapes=True, depth=depth, missing=_MISSING_BRACE)
-        value, _ = self._lookup(name)
+        value, is_set = self._lookup(name)
+        if self.keep_unset and not is_set:
+            return "${" + name + "/" + pattern + "/" + replacement + "}"  # one / for // too
         if self.env is None:
             return ""
-        regex = _pattern_regex(pattern, greedy=True)
-        if replace_all:
-            return _replace_all(regex, value, replacement)
-        match = regex.search(value)
-        if match is None:
-            return value
-        # Only the replace-all form treats $0 in the replacement as the match (Go's Expand).
-        return value[: match.start()] + replacement + value[match.end() :]
-
-
-# --- patterns ----------------------------------------------------------------------------------
-
-
-def _pattern_regex(pattern: str, *, greedy: bool) -> re.Pattern[str]:
-    """Compile a shell pattern: ``*`` any run, ``?`` any one character, ``\\`` escapes ``*?\\``.
-
-    There are no bracket expressions. ``\\}`` and ``\\/`` are ``}`` and ``/``: the
-    backslash was only needed to keep them from ending the ``${...}``. The pattern
-    backslash is ``\\`` whatever the Dockerfile's escape character is.
-    """
-    star = ".*" if greedy else ".*?"
-    out: list[str] = []
-    i = 1 if pattern.startswith(_BOM) else 0
-    while i < len(pattern):
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            out.append(star)
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\":
-            following = pattern[i] if i < len(pattern) else ""
-            if following in ("}", "/"):
-                continue
-            i += 1
-            if following not in ("*", "?", "\\"):
-                what = f"'\\{following}'" if following else "'\\' at the end"
-                raise _Fail(
-                    f"invalid pattern ({pattern}) in substitution: invalid escape {what}",
-                    hint="in a pattern, \\ escapes only *, ? and \\",
-                )
-            out.append(re.escape(following))
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out))
-
-
-def _trim_prefix(pattern: str, value: str, *, greedy: bool) -> str:
-    match = _pattern_regex(pattern, greedy=greedy).match(value)
-    return value[match.end() :] if match else value
-
-
-def _trim_suffix(pattern: str, value: str, *, greedy: bool) -> str:
-    # A regex finds leftmost matches, not the shortest rightmost one, so trim the
-    # prefix of the reversed value with the reversed pattern (escapes kept in order).
-    tokens = re.findall(r"\\.|.", pattern, re.DOTALL)
-    reversed_pattern = "".join(reversed(tokens))
-    return _trim_prefix(reversed_pattern, value[::-1], greedy=greedy)[::-1]
-
-
-def _replace_all(regex: re.Pattern[str], value: str, template: str) -> str:
-    """Go's ``Regexp.ReplaceAllString``, whose empty-match rules differ from ``re.sub``."""
-    out: list[str] = []
-    last_end = 0
-    pos = 0
-    while pos <= len(value):
-        match = regex.search(value, pos)
-        if match is None:
-            break
-        start, end = match.span()
-        out.append(value[last_end:start])
-        # No replacement for an empty match right after the previous match.
-        if end > last_end or start == 0:
-            out.append(_expand_template(template, match.group()))
-        last_end = end
-        pos = max(pos + 1, end)
-    out.append(value[last_end:])
-    return "".join(out)
-
-
-def _expand_template(template: str, matched: str) -> str:
-    """Go's ``Regexp.Expand`` for a regex without groups: ``$0``/``${0}`` is the match,
-    ``$$`` is ``$``, any other ``$name``/``${name}`` is empty, a malformed one is literal."""
-    out: list[str] = []
-    i = 0
-    while (dollar := template.find("$", i)) >= 0:
-        out.append(template[i:dollar])
-        i = dollar + 1
-        if template.startswith("$", i):
-            out.append("$")
-            i += 1
-            continue
-        brace = template.startswith("{", i)
-        start = end = i + brace
-        while end < len(template) and (
-            template[end].isalpha() or template[end].isdecimal() or template[end] == "_"
-        ):
-            end += 1
-        if end == start or (brace and not template.startswith("}", end)):
-            out.append("$")
-            continue
-        if template[start:end] == "0":
-            out.append(matched)
-        i = end + brace
-    out.append(template[i:])
-    return "".join(out)
-
-
-def _quote(text: str) -> str:
-    """Double-quoted with backslash escapes, as Go's %q shows a word in BuildKit's errors."""
-    return json.dumps(text, ensure_ascii=False)
+        return replace(pattern, value, replacement, every=replace_all)
