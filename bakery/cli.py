@@ -270,7 +270,8 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     from rich.console import Console
 
     from bakery.core.plan import make_plan
-    from bakery.engine.daemon import connect, pick_backend
+    from bakery.engine.connection import connect
+    from bakery.engine.daemon import pick_backend
     from bakery.engine.runner import Runner, RunOptions
     from bakery.loading import DockerfileCache
     from bakery.report.facts import gather_facts
@@ -347,7 +348,7 @@ def _push_tags(names: Sequence[str], targets: Any, err: TextIO) -> dict[str, lis
 def _cmd_push(args: argparse.Namespace, out: TextIO) -> int:
     import trio
 
-    from bakery.engine.daemon import connect
+    from bakery.engine.connection import connect
     from bakery.engine.push import PushFailed, missing_images, push_all
 
     project = _project(args)
@@ -398,7 +399,7 @@ def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
 
 
 def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
-    from bakery.engine.daemon import connect
+    from bakery.engine.connection import connect
     from bakery.engine.prune import prune
     from bakery.report.summary import human_size
 

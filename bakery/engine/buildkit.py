@@ -43,7 +43,7 @@ from bakery.engine.backend import (
     StepEvent,
 )
 from bakery.engine.buildkit_trace import TraceError, Vertex, VertexLog, decode_trace
-from bakery.engine.daemon import abort_response, daemon_address, unreachable
+from bakery.engine.connection import abort_response, daemon_address, unreachable
 
 __all__ = ["TAIL_LINES", "BuildKitBackend", "BuildKitStream", "build_params"]
 

@@ -43,7 +43,7 @@ from bakery.engine.backend import (
     ProgressEvent,
     StepEvent,
 )
-from bakery.engine.daemon import abort_response, daemon_address, unreachable
+from bakery.engine.connection import abort_response, daemon_address, unreachable
 
 __all__ = ["TAIL_LINES", "ClassicBackend", "ClassicStream"]
 
