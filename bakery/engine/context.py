@@ -37,7 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Final, TypeAlias
 
-from bakery.core.errors import BakeryError, ConfigError
+from bakery.core.errors import BakeryError, ConfigError, Outcome
 from bakery.core.ignore import (
     IgnoreRules,
     Verdict,
@@ -69,7 +69,7 @@ _MAX_LINKS = 255
 class ContextChanged(BakeryError):
     """A context file changed between the snapshot and the moment it was sent."""
 
-    exit_code = 1
+    outcome = Outcome.FAILED
 
 
 @dataclass(frozen=True)
