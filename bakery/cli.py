@@ -1,10 +1,11 @@
 """bakery's command line: reads arguments, wires the layers, maps errors to exit codes.
 
 Every ``BakeryError`` from any layer is translated here, once, into one red
-error line, an optional hint, and its exit code (0 ok, 1 a build or push
-failed, 2 usage or configuration, 130 interrupted). Heavy modules (docker,
-trio, rich) are imported inside the commands that need them, so that
-``--help``, ``list``, ``print`` and ``plan`` start fast.
+error line, an optional hint, and the exit code that ``EXIT_CODES`` gives its
+outcome (0 ok, 1 a build or push failed, 2 usage or configuration, 130
+interrupted). Heavy modules (docker, trio, rich) are imported inside the
+commands that need them, so that ``--help``, ``list``, ``print`` and ``plan``
+start fast.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from bakery import __version__
-from bakery.core.errors import BakeryError, ConfigError
+from bakery.core.errors import EXIT_CODES, BakeryError, ConfigError, Outcome
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK = EXIT_CODES[Outcome.OK]
+EXIT_FAILED = EXIT_CODES[Outcome.FAILED]
+EXIT_USAGE = EXIT_CODES[Outcome.USAGE]
+EXIT_INTERRUPTED = EXIT_CODES[Outcome.INTERRUPTED]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,9 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative build orchestrator for multi-stage container images. "
                     "Reads bake.toml, plans the stages of every requested target as one "
                     "graph, builds each shared stage once and the rest concurrently.",
-        epilog="Exit codes: 0 success; 1 a build or push failed; 2 usage or configuration "
-               "error (nothing was built); 130 interrupted. "
-               "Run `bakery COMMAND --help` for a command's options.",
+        epilog="Exit codes: " + "; ".join(f"{EXIT_CODES[o]} {o.value}" for o in Outcome)
+               + ". Run `bakery COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"bakery {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -270,7 +273,8 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     from rich.console import Console
 
     from bakery.core.plan import make_plan
-    from bakery.engine.daemon import connect, pick_backend
+    from bakery.engine.connection import connect
+    from bakery.engine.daemon import pick_backend
     from bakery.engine.images import Images
     from bakery.engine.on_daemon import daemon_runner
     from bakery.engine.runner import RunOptions
@@ -349,7 +353,7 @@ def _push_tags(names: Sequence[str], targets: Any, err: TextIO) -> dict[str, lis
 def _cmd_push(args: argparse.Namespace, out: TextIO) -> int:
     import trio
 
-    from bakery.engine.daemon import connect
+    from bakery.engine.connection import connect
     from bakery.engine.push import PushFailed, missing_images, push_all
 
     project = _project(args)
@@ -400,7 +404,7 @@ def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
 
 
 def _cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
-    from bakery.engine.daemon import connect
+    from bakery.engine.connection import connect
     from bakery.engine.prune import prune
     from bakery.report.summary import human_size
 

@@ -7,10 +7,8 @@ and the engine read files the same way. Nothing here builds or prints.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform as host_platform
-import stat
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +19,7 @@ from bakery.core.config import Project, SourceFile, Target, load_project
 from bakery.core.dockerfile import Dockerfile, parse_dockerfile
 from bakery.core.errors import BakeryError, ConfigError
 from bakery.core.stages import Platform, StageGraph, read_stages
+from bakery.files import write_atomically
 
 DEFAULT_FILES = ("bake.toml", "bake.override.toml")
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
@@ -146,32 +145,10 @@ class DockerfileCache:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once: a crash leaves the old file or the
-    new. A symlink is followed (the file it points to is replaced, the link stays);
-    an existing file keeps its permissions, owner and CRLF line endings."""
-    real = Path(os.path.realpath(path))
+    """Replace the bake file ``path`` with ``text`` as ``write_atomically`` does
+    (the link, mode, owner and CRLF line endings kept); a failure is a ``ConfigError``."""
     try:
-        old: os.stat_result | None = real.stat()
-        crlf = b"\r\n" in real.read_bytes()
-    except FileNotFoundError:
-        old, crlf = None, False
+        write_atomically(path, text)
     except OSError as err:
-        raise _unwritable(path, err) from None
-    tmp = real.with_name(f".{real.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\r\n" if crlf else "\n") as f:
-            f.write(text)
-        if old is not None:
-            os.chmod(tmp, stat.S_IMODE(old.st_mode))
-            with contextlib.suppress(OSError):
-                os.chown(tmp, old.st_uid, old.st_gid)
-        os.replace(tmp, real)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise _unwritable(path, err) from None
-
-
-def _unwritable(path: Path, err: OSError) -> ConfigError:
-    return ConfigError(f"cannot write {path}: {err.strerror}", where=str(path),
-                       hint="check that the file and its folder are writable")
+        raise ConfigError(f"cannot write {path}: {err.strerror}", where=str(path),
+                          hint="check that the file and its folder are writable") from None

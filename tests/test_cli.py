@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bakery.cli import build_parser, main
+from bakery.core.errors import BakeryError
 
 SEED = """\
 FROM golang:1.21-alpine AS base
@@ -274,3 +275,41 @@ def test_init_into_another_folder_writes_paths_from_that_folder(
     code, out, err = run(tmp_path, "plan", "-f", "deploy/bake.toml", "client")
     assert code == 0, err
     assert "base" in out
+
+
+# -- exit codes ----------------------------------------------------------------------
+
+
+def _errors() -> list[tuple[BakeryError, int]]:
+    from bakery.core.errors import ConfigError, CycleError, DockerfileError
+    from bakery.core.ignore import IgnoreError
+    from bakery.core.shell import ShellError
+    from bakery.engine.backend import BuildFailed, DaemonUnreachable
+    from bakery.engine.context import ContextChanged
+    from bakery.engine.push import PushFailed
+
+    return [(ConfigError("x"), 2), (CycleError("inherits", ["a", "a"]), 2),
+            (DockerfileError("x"), 2), (IgnoreError("x"), 2), (ShellError("x"), 2),
+            (BuildFailed("x"), 1), (DaemonUnreachable("x"), 1), (ContextChanged("x"), 1),
+            (PushFailed("x"), 1)]
+
+
+@pytest.mark.parametrize(("error", "code"), _errors(),
+                         ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v))
+def test_each_kind_of_error_has_its_documented_exit_code(error: BakeryError, code: int) -> None:
+    assert error.exit_code == code
+
+
+def test_the_documented_exit_codes_are_the_table() -> None:
+    from bakery.core.errors import EXIT_CODES, Outcome
+
+    root = Path(__file__).resolve().parents[1]
+    assert {o: EXIT_CODES[o] for o in Outcome} == {
+        Outcome.OK: 0, Outcome.FAILED: 1, Outcome.USAGE: 2, Outcome.INTERRUPTED: 130}
+    reference = (root / "docs" / "cli.md").read_text()
+    readme = " ".join((root / "README.md").read_text().split())
+    help_text = " ".join(build_parser().format_help().split())
+    for outcome, code in EXIT_CODES.items():
+        assert f"\n| {code} | " in reference, outcome
+        assert f"{code} {outcome.value.split()[0]}" in readme, outcome
+        assert f"{code} {outcome.value}" in help_text, outcome

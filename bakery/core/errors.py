@@ -1,22 +1,46 @@
-"""Errors the user can fix.
+"""Errors the user can fix, and the one table from how a command ended to its exit code.
 
 Every problem bakery reports to a user is a ``BakeryError``: it carries one
 message that names where the problem is (file, line, key), an optional hint,
-and the exit code the CLI ends with. Errors are raised where they are found and
-translated into text exactly once, in ``bakery.cli``. Anything that is not a
-``BakeryError`` is a bug in bakery.
+and the ``Outcome`` it makes of the command. Errors are raised where they are
+found and translated into text exactly once, in ``bakery.cli``. Anything that is
+not a ``BakeryError`` is a bug in bakery.
+
+``EXIT_CODES`` is the only place that gives an outcome its number: an error
+says what kind of ending it is, never which code.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import enum
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import ClassVar, Final
+
+
+class Outcome(enum.Enum):
+    """How a command ended; the value says it as the CLI's help does."""
+
+    OK = "success"
+    FAILED = "a build or push failed"
+    USAGE = "usage or configuration error (nothing was built)"
+    INTERRUPTED = "interrupted"
+
+
+EXIT_CODES: Final[Mapping[Outcome, int]] = MappingProxyType({
+    Outcome.OK: 0,
+    Outcome.FAILED: 1,  # also: the daemon could not be reached, a pull failed
+    Outcome.USAGE: 2,  # a bad bake file, Dockerfile, name or option
+    Outcome.INTERRUPTED: 130,  # 128 + SIGINT, as shells report Ctrl-C
+})
 
 
 class BakeryError(Exception):
-    """A problem the user can fix. ``exit_code`` is what the CLI exits with."""
+    """A problem the user can fix. ``outcome`` is the kind of ending it makes of
+    the command (a subclass says its own); ``exit_code`` is that outcome's code."""
 
-    exit_code = 2
+    outcome: ClassVar[Outcome] = Outcome.USAGE
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
         super().__init__(message)
@@ -28,6 +52,11 @@ class BakeryError(Exception):
         if self.where:
             return f"{self.where}: {self.message}"
         return self.message
+
+    @property
+    def exit_code(self) -> int:
+        """What the CLI exits with for this error."""
+        return EXIT_CODES[self.outcome]
 
 
 class ConfigError(BakeryError):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bakery.core.errors import BakeryError
+from bakery.core.errors import BakeryError, Outcome
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class BuildOutput:
 class BuildFailed(BakeryError):
     """The daemon reported a failed build (a RUN exited non-zero, a file was missing...)."""
 
-    exit_code = 1
+    outcome = Outcome.FAILED
 
     def __init__(
         self,
@@ -99,7 +99,7 @@ class BuildCancelled(Exception):
 class DaemonUnreachable(BakeryError):
     """No Docker daemon answers where bakery looked."""
 
-    exit_code = 1
+    outcome = Outcome.FAILED
 
 
 class Cancellation:

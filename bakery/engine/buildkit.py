@@ -4,7 +4,7 @@ No BuildKit session is opened: the context goes up as the request body (an
 uncompressed GNU or USTAR tar), and progress comes back as JSON lines whose
 ``moby.buildkit.trace`` messages carry BuildKit's protobuf status updates. The
 interpretation of those lines is ``BuildKitStream``, which does no I/O; the
-backend around it posts, reads, and cancels.
+backend around it posts and cancels, and reads with ``bakery.engine.stream``.
 
 What the daemon (Docker 20.10, BuildKit 0.8) sends when a ``RUN`` fails: the
 failed vertex, named as in ``[stage-0 3/4] RUN exit 3`` (``[3/4] ...`` for a
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-import urllib3.exceptions
 
 from bakery.engine.backend import (
     BuildCancelled,
@@ -36,14 +35,14 @@ from bakery.engine.backend import (
     BuildOutput,
     BuildSpec,
     Cancellation,
-    DaemonUnreachable,
     LogEvent,
     Progress,
     ProgressEvent,
     StepEvent,
 )
 from bakery.engine.buildkit_trace import TraceError, Vertex, VertexLog, decode_trace
-from bakery.engine.daemon import abort_response, daemon_address, unreachable
+from bakery.engine.connection import abort_response, daemon_address, unreachable
+from bakery.engine.stream import no_image_id, parse_error_line, read_build, refused
 
 __all__ = ["TAIL_LINES", "BuildKitBackend", "BuildKitStream", "build_params"]
 
@@ -52,7 +51,6 @@ TRACE_ID = "moby.buildkit.trace"
 IMAGE_ID = "moby.image.id"
 
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
-_PARSE_LINE = re.compile(r"dockerfile parse error (?:on )?line (\d+)", re.IGNORECASE)
 _CANCELLED = ("context canceled", "context cancelled", "canceled", "cancelled")
 
 
@@ -122,7 +120,7 @@ class BuildKitStream:
         reasons = [message, vertex.error if vertex and vertex.error else ""]
         exit_status = next((int(m.group(1)) for r in reasons if (m := _EXIT_CODE.search(r))),
                            None)
-        line = next((int(m.group(1)) for r in reasons if (m := _PARSE_LINE.search(r))), None)
+        line = next((n for r in reasons if (n := parse_error_line(r)) is not None), None)
         tail = tuple(self._logs.get(vertex.digest, ())) if vertex else ()
         return BuildFailed(message, step=vertex.name if vertex else None, line=line,
                            exit_status=exit_status, log_tail=tail, hint=_hint(message))
@@ -197,38 +195,18 @@ class BuildKitBackend:
             raise BuildCancelled(spec.tag)
         build_id = uuid.uuid4().hex
         response = self._post(spec, build_id)
-        stream = BuildKitStream(self.tail_lines)
         try:
             cancel.on_cancel(lambda: abort_response(response))
             if response.status_code != 200:
                 raise _http_failure(response)
-            try:
-                for raw in response.iter_lines(chunk_size=None):
-                    if cancel.cancelled:
-                        break
-                    message = _json(raw)
-                    if message is not None:
-                        for event in stream.feed(message):
-                            progress(event)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
-                if not cancel.cancelled:
-                    raise DaemonUnreachable(
-                        f"lost the connection to the Docker daemon at "
-                        f"{daemon_address(self.client)} during the build ({err})",
-                        hint="is the daemon still running?") from None
-            if cancel.cancelled:
-                self._cancel_on_daemon(build_id)
-                raise BuildCancelled(spec.tag)
-            for event in stream.finish():
-                progress(event)
+            stream = read_build(
+                map(_json, response.iter_lines(chunk_size=None)),
+                BuildKitStream(self.tail_lines), progress, cancel, client=self.client,
+                tag=spec.tag, on_cancelled=lambda _: self._cancel_on_daemon(build_id))
         finally:
             response.close()
-        failure = stream.failure()
-        if failure is not None:
-            raise failure
         if stream.image_id is None:
-            raise BuildFailed("the Docker daemon ended the build without an image ID",
-                              hint="see the daemon's log")
+            raise no_image_id()
         return BuildOutput(stream.image_id)
 
     def _post(self, spec: BuildSpec, build_id: str) -> requests.Response:
@@ -310,8 +288,7 @@ def _http_failure(response: requests.Response) -> BuildFailed:
     except ValueError:
         text = response.text.strip()
     message = text or f"the Docker daemon answered {response.status_code} {response.reason}"
-    match = _PARSE_LINE.search(message)
-    return BuildFailed(message, line=int(match.group(1)) if match else None, hint=_hint(message))
+    return refused(message, hint=_hint(message))
 
 
 def _clean(raw: bytes) -> str:

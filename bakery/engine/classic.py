@@ -3,7 +3,8 @@
 The builder streams text: ``Step 2/3 : RUN make`` starts a step, ``---> Using
 cache`` marks it cached, ``---> Running in <id>`` names the container it runs
 in, and everything else a step prints is its output. ``ClassicStream`` reads
-that text without I/O; the backend around it posts, reads, and cancels.
+that text without I/O; the backend around it posts and cancels, and reads with
+``bakery.engine.stream``.
 
 What the daemon (Docker 20.10) sends when a ``RUN`` fails: the step's output,
 ``Removing intermediate container <id>``, then ``{"errorDetail": {"code": 3,
@@ -29,7 +30,6 @@ from typing import Any
 
 import docker.errors
 import requests
-import urllib3.exceptions
 
 from bakery.engine.backend import (
     BuildCancelled,
@@ -37,13 +37,13 @@ from bakery.engine.backend import (
     BuildOutput,
     BuildSpec,
     Cancellation,
-    DaemonUnreachable,
     LogEvent,
     Progress,
     ProgressEvent,
     StepEvent,
 )
-from bakery.engine.daemon import abort_response, daemon_address, unreachable
+from bakery.engine.connection import abort_response, daemon_address, unreachable
+from bakery.engine.stream import no_image_id, parse_error_line, read_build
 
 __all__ = ["TAIL_LINES", "ClassicBackend", "ClassicStream"]
 
@@ -55,7 +55,6 @@ _STEP = re.compile(r"^Step \d+/\d+ : ")
 _RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")
 _IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 _NON_ZERO = re.compile(r"returned a non-zero code: (\d+)")
-_PARSE_LINE = re.compile(r"dockerfile parse error (?:on )?line (\d+)", re.IGNORECASE)
 # The builder's own bookkeeping, not output of a step.
 _CHATTER = re.compile(
     r"^( ---> |Removing intermediate container |Successfully (built|tagged) )")
@@ -123,9 +122,7 @@ class ClassicStream:
             return None
         match = _NON_ZERO.search(self.error)
         exit_status = int(match.group(1)) if match else self.error_code
-        line = _PARSE_LINE.search(self.error)
-        return BuildFailed(self.error, step=self.step,
-                           line=int(line.group(1)) if line else None,
+        return BuildFailed(self.error, step=self.step, line=parse_error_line(self.error),
                            exit_status=exit_status, log_tail=tuple(self._log))
 
     def _lines(self, lines: list[str]) -> list[ProgressEvent]:
@@ -191,40 +188,17 @@ class ClassicBackend:
             raise BuildCancelled(spec.tag)
         since = time.time()
         messages, response = self._start(spec)
-        stream = ClassicStream(self.tail_lines)
         try:
             if response is not None:
                 cancel.on_cancel(lambda: abort_response(response))
-            try:
-                for message in messages:
-                    if cancel.cancelled:
-                        break
-                    if isinstance(message, Mapping):
-                        for event in stream.feed(message):
-                            progress(event)
-            except docker.errors.APIError as err:
-                # The SDK raises a refused request (HTTP 4xx/5xx) when first read.
-                if not cancel.cancelled:
-                    raise _api_failure(err) from None
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
-                    docker.errors.StreamParseError) as err:
-                if not cancel.cancelled:
-                    raise DaemonUnreachable(
-                        f"lost the connection to the Docker daemon at "
-                        f"{daemon_address(self.client)} during the build ({err})",
-                        hint="is the daemon still running?") from None
-            if cancel.cancelled:
-                self._remove_containers(self._containers_of(stream, since))
-                raise BuildCancelled(spec.tag)
-            for event in stream.finish():
-                progress(event)
+            stream = read_build(
+                messages, ClassicStream(self.tail_lines), progress, cancel, client=self.client,
+                tag=spec.tag,
+                on_cancelled=lambda s: self._remove_containers(self._containers_of(s, since)))
         finally:
             messages.close()
             if response is not None:
                 response.close()
-        failure = stream.failure()
-        if failure is not None:
-            raise failure
         return BuildOutput(self._image_id(stream, spec.tag))
 
     def _start(self, spec: BuildSpec) -> tuple[Any, requests.Response | None]:
@@ -254,8 +228,7 @@ class ClassicBackend:
         try:
             return str(self.client.inspect_image(tag)["Id"])
         except docker.errors.APIError:
-            raise BuildFailed("the Docker daemon ended the build without an image ID",
-                              hint="see the daemon's log") from None
+            raise no_image_id() from None
 
     def _containers_of(self, stream: ClassicStream, since: float) -> list[str]:
         """The containers a cancelled build made: those it named, and, when it was
@@ -334,12 +307,6 @@ def _responses(client: Any) -> Iterator[list[requests.Response]]:
         yield seen
     finally:
         _local.responses = None
-
-
-def _api_failure(err: docker.errors.APIError) -> BuildFailed:
-    message = str(err.explanation or err)
-    match = _PARSE_LINE.search(message)
-    return BuildFailed(message, line=int(match.group(1)) if match else None)
 
 
 def _clean(raw: str) -> str:

@@ -28,7 +28,6 @@ import json
 import os
 import stat
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Container, Iterable, Iterator, Mapping
@@ -37,7 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Final, TypeAlias
 
-from bakery.core.errors import BakeryError, ConfigError
+from bakery.core.errors import BakeryError, ConfigError, Outcome
 from bakery.core.ignore import (
     IgnoreRules,
     Verdict,
@@ -46,6 +45,7 @@ from bakery.core.ignore import (
     parse_dockerignore,
     path_match,
 )
+from bakery.files import is_temporary, write_atomically
 
 __all__ = [
     "DIGEST_CACHE_FILE",
@@ -69,7 +69,7 @@ _MAX_LINKS = 255
 class ContextChanged(BakeryError):
     """A context file changed between the snapshot and the moment it was sent."""
 
-    exit_code = 1
+    outcome = Outcome.FAILED
 
 
 @dataclass(frozen=True)
@@ -419,30 +419,17 @@ class DigestCache:
             }
         data = json.dumps({"version": self.VERSION, "files": kept}, separators=(",", ":"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f"{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.path, data)
 
     def owns(self, path: Path) -> bool:
         """Whether ``path`` (without symlinks) is this cache's file or one of its
         temporary files, which a context walk leaves out: they change under it."""
         if self._real is None:
             return False
-        if path == self._real:
+        if path == self._real or is_temporary(path, of=self._real):
             return True
-        return (
-            path.parent == self._real.parent
-            and path.name.startswith(f"{self._real.name}.")
-            and path.name.endswith(".tmp")
-        )
+        # Earlier versions of bakery named theirs without the leading dot.
+        return is_temporary(path.with_name(f".{path.name}"), of=self._real)
 
 
 # -- the walk ----------------------------------------------------------------------------

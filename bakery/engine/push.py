@@ -14,13 +14,13 @@ from typing import Any
 import docker.errors
 import trio
 
-from bakery.core.errors import BakeryError
+from bakery.core.errors import BakeryError, Outcome
 
 
 class PushFailed(BakeryError):
     """A registry refused a tag, or could not be reached."""
 
-    exit_code = 1
+    outcome = Outcome.FAILED
 
 
 @dataclass(frozen=True)

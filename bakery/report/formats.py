@@ -11,14 +11,13 @@ changing one gets a new ``schema`` value (``bakery.report/v2``). Pure, except
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from bakery.core.plan import Plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.events import RunResult, Status
+from bakery.files import write_atomically
 from bakery.report.summary import (
     ImageSizes,
     Summary,
@@ -179,20 +178,9 @@ def report_json(plan: Plan, result: RunResult, facts: ImageSizes | None = None) 
 
 
 def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path``: a temporary file beside it, then a rename,
-    so that a reader sees the old file or the whole new one, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``doc`` as JSON to ``path`` with ``write_atomically``, so that a reader
+    sees the old file or the whole new one, never a part. Raises ``OSError``."""
+    write_atomically(path, json.dumps(doc, indent=2) + "\n")
 
 
 # -- Markdown ------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ daemon meanwhile."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import tarfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -66,3 +68,18 @@ def containers_with(api: Any) -> Callable[[str], list[dict[str, Any]]]:
                 if marker in str(c.get("Command", "")) or marker in str(c.get("Labels", ""))]
 
     return find
+
+
+@pytest.fixture
+def no_daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """DOCKER_HOST names a socket that does not exist."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
+    yield "/nonexistent.sock"
+    # The SDK's UnixHTTPConnection.connect() does not close its socket when the
+    # connect fails; collect it here, where its ResourceWarning is expected,
+    # rather than at some later test under -W error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

@@ -6,12 +6,10 @@ unique name, which the ``owned`` fixture removes afterwards.
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from bakery.engine.backend import (
 )
 from bakery.engine.buildkit import BuildKitBackend
 from bakery.engine.classic import ClassicBackend, ClassicStream
-from bakery.engine.daemon import buildkit_supported, connect, pick_backend
+from bakery.engine.daemon import buildkit_supported, pick_backend
 from tests.engine.conftest import TEST_LABEL, make_context
 
 BACKENDS: dict[str, Callable[[Any], Backend]] = {
@@ -259,30 +257,7 @@ def test_cancelled_before_it_starts(backend: Backend, owned: str) -> None:
         build(backend, BuildSpec(context, f"{owned}:never"), cancel=cancel)
 
 
-# -- finding the daemon ------------------------------------------------------------
-
-
-@pytest.fixture
-def no_daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """DOCKER_HOST names a socket that does not exist."""
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
-    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
-    monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
-    yield "/nonexistent.sock"
-    # The SDK's UnixHTTPConnection.connect() does not close its socket when the
-    # connect fails; collect it here, where its ResourceWarning is expected,
-    # rather than at some later test under -W error.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-
-
-def test_connect_names_where_it_looked(no_daemon: str) -> None:
-    with pytest.raises(DaemonUnreachable, match=no_daemon) as caught:
-        connect()
-    assert "cannot reach the Docker daemon at unix:///nonexistent.sock" in str(caught.value)
-    assert caught.value.hint is not None
-    assert "scripts/ensure-engine" in caught.value.hint
+# -- without a daemon, and picking a backend --------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
@@ -296,11 +271,6 @@ def test_a_backend_without_its_daemon(name: str, no_daemon: str) -> None:
         build(backend, BuildSpec(context, "bakery-test-nowhere:latest"))
 
 
-def test_connect_with_a_refusing_tcp_port() -> None:
-    with pytest.raises(DaemonUnreachable, match=r"tcp://127\.0\.0\.1:9 .*refused"):
-        connect(environ={"DOCKER_HOST": "tcp://127.0.0.1:9"})
-
-
 @pytest.mark.docker
 def test_picking_a_backend(api: Any) -> None:
     assert pick_backend(api, "classic").name == "classic"
@@ -309,15 +279,6 @@ def test_picking_a_backend(api: Any) -> None:
     assert pick_backend(api, "buildkit").name == "buildkit"
     with pytest.raises(ConfigError, match='did you mean "buildkit"'):
         pick_backend(api, "buildkt")
-
-
-@pytest.mark.docker
-def test_connect_finds_the_default_daemon(docker_client: Any) -> None:
-    client = connect()
-    try:
-        assert client.ping()
-    finally:
-        client.close()
 
 
 # -- the classic builder's text, without a daemon ----------------------------------
