@@ -11,9 +11,8 @@ sends them. File content is read again when the tar is made, and checked against
 the snapshot: a file that changed in between is an error, never a silent
 mismatch between a cache key and what was built.
 
-``DigestCache`` keeps file digests between runs, keyed by path, size, mtime and
-inode, in a JSON file under ``<project>/.bakery/``, so that unchanged files are
-not read again just to be digested.
+The walk itself is ``bakery.engine.walk``; the digests kept between runs,
+``bakery.engine.digests``.
 
 Synchronous and blocking (callers run it in a worker thread); it never prints.
 Problems the user can fix are raised as ``BakeryError``s.
@@ -24,28 +23,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
-import stat
 import tarfile
-import threading
-import time
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Final, TypeAlias
+from typing import IO
 
 from bakery.core.errors import BakeryError, ConfigError, Outcome
 from bakery.core.ignore import (
     IgnoreRules,
-    Verdict,
     clean_path,
     ignore_file_for,
     parse_dockerignore,
     path_match,
 )
-from bakery.files import is_temporary, write_atomically
+from bakery.engine.digests import DIGEST_CACHE_FILE, DigestCache
+from bakery.engine.walk import ContextFile, FilesOnDisk, Walker
 
 __all__ = [
     "DIGEST_CACHE_FILE",
@@ -55,14 +50,6 @@ __all__ = [
     "DigestCache",
 ]
 
-DIGEST_CACHE_FILE: Final = "context-digests.json"
-"""The name of the digest cache inside ``<project>/.bakery/``."""
-
-_CHUNK = 1 << 20
-# A file modified this recently may change again within the same mtime tick
-# without its size or mtime changing (git's "racily clean" problem): its digest
-# is not kept for the next run.
-_RACY_NS = 2_000_000_000
 _MAX_LINKS = 255
 
 
@@ -70,25 +57,6 @@ class ContextChanged(BakeryError):
     """A context file changed between the snapshot and the moment it was sent."""
 
     outcome = Outcome.FAILED
-
-
-@dataclass(frozen=True)
-class ContextFile:
-    """One entry of a build context.
-
-    ``mode`` holds the permission bits (``stat.S_IMODE``); ``kind`` is ``"file"``,
-    ``"dir"`` or ``"symlink"``. ``digest`` is ``"sha256:<hex>"`` of a file's
-    content or of a link's target, and ``""`` for a folder, whose ``size`` is 0.
-    ``link_target`` is what a symlink points to, as written."""
-
-    path: str
-    size: int
-    mode: int
-    mtime_ns: int
-    digest: str
-    kind: str
-    link_target: str = ""
-
 
 @dataclass(frozen=True, eq=False)
 class ContextSnapshot:
@@ -130,7 +98,7 @@ class ContextSnapshot:
                 hint="a target's context must be a folder; name the Dockerfile with `dockerfile`",
             )
         root = root.resolve()
-        ignore_file = ignore_file_for(dockerfile, _FilesOnDisk(root))
+        ignore_file = ignore_file_for(dockerfile, FilesOnDisk(root))
         rules = IgnoreRules()
         if ignore_file is not None:
             ignore_path = root / ignore_file
@@ -143,7 +111,7 @@ class ContextSnapshot:
                     hint="make it readable",
                 ) from None
             rules = parse_dockerignore(text, source=str(ignore_path))
-        files = _Walker(root, rules, cache).walk()
+        files = Walker(root, rules, cache).walk()
         return cls(root, MappingProxyType(files), ignore_file, rules)
 
     def select(self, sources: Iterable[str]) -> list[str]:
@@ -336,203 +304,6 @@ class ContextSnapshot:
         )
 
 
-class DigestCache:
-    """File digests from earlier runs, keyed by absolute path, size, mtime and inode.
-
-    ``load`` never fails: a missing or unreadable cache is an empty one. ``save``
-    writes the file atomically (a temporary file, then ``os.replace``), keeping
-    what this run saw and what it did not look at; entries under a walked context
-    that this run did not see (deleted or now ignored files) are dropped. Safe to
-    share between threads. ``hits`` and ``misses`` count lookups."""
-
-    VERSION: Final = 1
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self._real = Path(os.path.realpath(path)) if path is not None else None
-        self.hits = 0
-        self.misses = 0
-        self._entries: dict[str, tuple[int, int, int, str]] = {}
-        self._seen: set[str] = set()
-        self._roots: set[str] = set()
-        self._lock = threading.Lock()
-
-    @classmethod
-    def load(cls, path: Path) -> DigestCache:
-        """The cache stored at ``path``; empty when it is missing or corrupt."""
-        cache = cls(path)
-        try:
-            raw = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return cache
-        if not isinstance(raw, dict) or raw.get("version") != cls.VERSION:
-            return cache
-        files = raw.get("files")
-        if not isinstance(files, dict):
-            return cache
-        for name, value in files.items():
-            if (
-                isinstance(value, list)
-                and len(value) == 4
-                and all(type(v) is int for v in value[:3])
-                and isinstance(value[3], str)
-                and value[3].startswith("sha256:")
-            ):
-                cache._entries[name] = (value[0], value[1], value[2], value[3])
-        return cache
-
-    def lookup(self, path: str, st: os.stat_result) -> str | None:
-        """The digest stored for ``path`` if it still has ``st``'s size, mtime and inode."""
-        with self._lock:
-            self._seen.add(path)
-            entry = self._entries.get(path)
-            if entry is not None and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
-                self.hits += 1
-                return entry[3]
-            self.misses += 1
-            return None
-
-    def store(self, path: str, st: os.stat_result, digest: str) -> None:
-        """Remember ``digest`` for ``path`` as ``st`` describes it; a file changed
-        in the last two seconds is not remembered (it may yet change unseen)."""
-        with self._lock:
-            self._seen.add(path)
-            if st.st_mtime_ns > time.time_ns() - _RACY_NS:
-                self._entries.pop(path, None)
-                return
-            self._entries[path] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
-
-    def walked(self, root: str) -> None:
-        """Note that the context folder ``root`` was walked in full by this run."""
-        with self._lock:
-            self._roots.add(root.rstrip("/") + "/")
-
-    def save(self) -> None:
-        """Write the cache to its file, atomically; nothing when it has no path."""
-        if self.path is None:
-            return
-        with self._lock:
-            kept = {
-                name: list(entry)
-                for name, entry in sorted(self._entries.items())
-                if name in self._seen or not any(name.startswith(r) for r in self._roots)
-            }
-        data = json.dumps({"version": self.VERSION, "files": kept}, separators=(",", ":"))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, data)
-
-    def owns(self, path: Path) -> bool:
-        """Whether ``path`` (without symlinks) is this cache's file or one of its
-        temporary files, which a context walk leaves out: they change under it."""
-        if self._real is None:
-            return False
-        if path == self._real or is_temporary(path, of=self._real):
-            return True
-        # Earlier versions of bakery named theirs without the leading dot.
-        return is_temporary(path.with_name(f".{path.name}"), of=self._real)
-
-
-# -- the walk ----------------------------------------------------------------------------
-
-
-# A folder being walked: its path, its verdict, the excluded folders above it not
-# sent yet (sent once something below them is), and its remaining entries.
-_Frame: TypeAlias = tuple[
-    str, Verdict | None, tuple[tuple[str, os.stat_result], ...], Iterator[os.DirEntry[str]]
-]
-
-
-class _Walker:
-    """BuildKit's walk (fsutil ``filterFS.Walk``): names in byte order, a folder
-    before what is in it; each entry judged with its parent's verdict; an excluded
-    folder entered only when an exception could re-include something in it, and
-    then sent as the parent of what is re-included."""
-
-    def __init__(self, root: Path, rules: IgnoreRules, cache: DigestCache | None) -> None:
-        self.root = root
-        self.rules = rules
-        self.cache = cache
-        self.files: dict[str, ContextFile] = {}
-
-    def walk(self) -> dict[str, ContextFile]:
-        stack: list[_Frame] = [("", None, (), self._list("", excluded=False))]
-        while stack:
-            folder, parent, pending, entries = stack[-1]
-            entry = next(entries, None)
-            if entry is None:
-                stack.pop()
-                continue
-            rel = f"{folder}/{entry.name}" if folder else entry.name
-            if self.cache is not None and self.cache.owns(self.root / rel):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # gone since the folder was listed
-            kind = _kind(st.st_mode)
-            if kind is None:
-                continue  # sockets, pipes and devices are not sent
-            verdict = self.rules.check(rel, parent)
-            if verdict.excluded:
-                if kind == "dir" and self.rules.may_contain_included(rel):
-                    children = self._list(rel, excluded=True)
-                    stack.append((rel, verdict, (*pending, (rel, st)), children))
-                continue
-            for parent_rel, parent_st in pending:
-                if parent_rel not in self.files:
-                    self.files[parent_rel] = self._entry(parent_rel, "dir", parent_st)
-            self.files[rel] = self._entry(rel, kind, st)
-            if kind == "dir":
-                stack.append((rel, verdict, (), self._list(rel, excluded=False)))
-        if self.cache is not None:
-            self.cache.walked(str(self.root))
-        return {p: self.files[p] for p in sorted(self.files, key=_walk_order)}
-
-    def _list(self, rel: str, *, excluded: bool) -> Iterator[os.DirEntry[str]]:
-        path = self.root / rel
-        try:
-            with os.scandir(path) as it:
-                entries = list(it)
-        except PermissionError as err:
-            if excluded:
-                return iter(())  # BuildKit, too, forgives an unreadable excluded folder
-            raise _unreadable(path, err) from None
-        except OSError as err:
-            raise _unreadable(path, err) from None
-        return iter(sorted(entries, key=lambda e: os.fsencode(e.name)))
-
-    def _entry(self, rel: str, kind: str, st: os.stat_result) -> ContextFile:
-        path = self.root / rel
-        mode = stat.S_IMODE(st.st_mode)
-        if kind == "dir":
-            return ContextFile(rel, 0, mode, st.st_mtime_ns, "", kind)
-        if kind == "symlink":
-            target = os.readlink(path)
-            digest = "sha256:" + hashlib.sha256(os.fsencode(target)).hexdigest()
-            return ContextFile(rel, st.st_size, mode, st.st_mtime_ns, digest, kind, target)
-        key = str(path)
-        found = self.cache.lookup(key, st) if self.cache is not None else None
-        if found is None:
-            found, st = _hash_file(path)
-            if self.cache is not None:
-                self.cache.store(key, st, found)
-        return ContextFile(rel, st.st_size, stat.S_IMODE(st.st_mode), st.st_mtime_ns, found, kind)
-
-
-def _hash_file(path: Path) -> tuple[str, os.stat_result]:
-    """The sha256 of a file read in chunks, and its stat as of opening it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as err:
-        raise _unreadable(path, err) from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        h = hashlib.sha256()
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return f"sha256:{h.hexdigest()}", st
-
-
 class _DigestingReader(io.RawIOBase):
     """A file as ``tarfile`` reads it, digested on the way."""
 
@@ -551,30 +322,6 @@ class _DigestingReader(io.RawIOBase):
 
     def digest(self) -> str:
         return f"sha256:{self._hash.hexdigest()}"
-
-
-class _FilesOnDisk(Container[str]):
-    """The regular files under a folder, as a container of relative paths."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (self.root / name).is_file()
-
-
-def _kind(mode: int) -> str | None:
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return None
-
-
-def _walk_order(path: str) -> list[bytes]:
-    return [os.fsencode(part) for part in path.split("/")]
 
 
 def _has_wildcards(path: str) -> bool:
@@ -604,11 +351,3 @@ def _tar_info(name: str, mode: int, mtime: int) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info
-
-
-def _unreadable(path: Path, err: OSError) -> ConfigError:
-    return ConfigError(
-        f"cannot read {path.name!r} in the build context: {err.strerror}",
-        where=str(path),
-        hint="make it readable, or leave it out of the context in .dockerignore",
-    )

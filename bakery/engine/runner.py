@@ -41,7 +41,7 @@ from bakery.core.status import Status
 from bakery.engine import preflight
 from bakery.engine.backend import BuildFailed, BuildSpec, ProgressEvent, StepEvent
 from bakery.engine.buildkit_stages import StageTracker
-from bakery.engine.context import DIGEST_CACHE_FILE, DigestCache
+from bakery.engine.digests import DIGEST_CACHE_FILE, DigestCache
 from bakery.engine.events import Event, RunResult, TargetFinished, TargetResult
 from bakery.engine.images import LabelledImage
 from bakery.engine.labels import folder_labels, node_labels, stage_tag

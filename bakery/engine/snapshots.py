@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import trio
 
 from bakery.core.plan import Node
-from bakery.engine.context import ContextSnapshot, DigestCache
+from bakery.engine.context import ContextSnapshot
+from bakery.engine.digests import DigestCache
 
 T = TypeVar("T")
 Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
