@@ -25,14 +25,6 @@ import enum
 import functools
 import re
 
-__all__ = [
-    "GLOB_CHARS",
-    "BadPattern",
-    "MatchKind",
-    "compile_pattern",
-    "path_match",
-]
-
 # Characters that make a pattern more than a literal path (fsutil's patternChars).
 GLOB_CHARS = frozenset("*[]?^\\")
 # Characters patternmatcher escapes before handing the pattern to a regexp.

@@ -36,17 +36,6 @@ from dataclasses import dataclass
 from bakery.core.errors import ConfigError
 from bakery.core.ignore.globs import GLOB_CHARS, BadPattern, MatchKind, compile_pattern
 
-__all__ = [
-    "DOCKERIGNORE",
-    "IgnoreError",
-    "IgnoreRules",
-    "Pattern",
-    "Verdict",
-    "clean_path",
-    "ignore_file_for",
-    "parse_dockerignore",
-]
-
 DOCKERIGNORE = ".dockerignore"
 
 # Go's unicode.IsSpace: what strings.TrimSpace removes (str.strip also drops \x1c-\x1f).
