@@ -1,4 +1,5 @@
-"""``.dockerignore`` rules, read and matched exactly as Docker does.
+"""The rules of one ``.dockerignore``: its patterns, read from the file, and the
+verdict they give on each path of the context, exactly as Docker does.
 
 The reference is ``github.com/moby/patternmatcher`` (``ignorefile.ReadAll`` reads
 the file, ``PatternMatcher`` matches) as BuildKit's context walker
@@ -11,10 +12,6 @@ rule for rule:
 - ``!`` makes an exception; a pattern is cleaned like Go's ``filepath.Clean``
   (``./a/../b/`` is ``b``) and a leading ``/`` dropped, so a trailing ``/``
   means nothing: ``build/`` excludes a *file* named ``build`` too;
-- ``*`` and ``?`` never match ``/``; ``[...]`` is a character class (``^``
-  negates); ``\\`` escapes; ``**`` matches any number of directories, and
-  patterns that start or end with ``**`` compare suffixes and prefixes of the
-  path as strings (``**foo`` excludes ``xfoo``, ``foo**`` excludes ``foobar``);
 - the last pattern that matches an entry wins; a pattern that matches a
   directory excludes everything under it, unless a later exception matches;
 - what a path's parents matched is carried down the walk (``check`` takes the
@@ -24,36 +21,20 @@ rule for rule:
   re-include something under it (``may_contain_included``); when one is, the
   directory itself comes along as a parent of what is re-included.
 
-Deliberate deviations, for patterns nobody writes: ``*`` or ``?`` inside
-``[...]``, ``[[:alpha:]]`` and ``\\d``-style escapes follow ``filepath.Match``
-(a literal class member, a literal letter) rather than the regular expression
-that patternmatcher happens to build from them.
+What one pattern matches (``*``, ``**``, classes, escapes) is ``globs``.
 
-Pure: text in, data out. Only the standard library and ``bakery.core.errors``.
-Bad patterns are raised as ``IgnoreError`` naming the file and line.
+Pure: text in, data out. Only the standard library, ``bakery.core.errors`` and
+``globs``. Bad patterns are raised as ``IgnoreError`` naming the file and line.
 """
 
 from __future__ import annotations
 
-import enum
-import functools
 import re
 from collections.abc import Container
 from dataclasses import dataclass
 
 from bakery.core.errors import ConfigError
-
-__all__ = [
-    "DOCKERIGNORE",
-    "IgnoreError",
-    "IgnoreRules",
-    "Pattern",
-    "Verdict",
-    "clean_path",
-    "ignore_file_for",
-    "parse_dockerignore",
-    "path_match",
-]
+from bakery.core.ignore.globs import GLOB_CHARS, BadPattern, MatchKind, compile_pattern
 
 DOCKERIGNORE = ".dockerignore"
 
@@ -62,27 +43,10 @@ _GO_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-# Characters that make a pattern more than a literal path (fsutil's patternChars).
-_GLOB_CHARS = frozenset("*[]?^\\")
-# Characters patternmatcher escapes before handing the pattern to a regexp.
-_REGEX_ESCAPES = frozenset(".+()|{}$")
-_BAD_PATTERN = "syntax error in pattern"
 
 
 class IgnoreError(ConfigError):
     """A ``.dockerignore`` pattern Docker would reject."""
-
-
-class _BadPattern(ValueError):
-    """Raised by the pattern translators; turned into ``IgnoreError`` by the parser."""
-
-
-class _Kind(enum.Enum):
-    # patternmatcher's matchType: how a compiled pattern is compared with a path.
-    EXACT = "exact"
-    PREFIX = "prefix"
-    SUFFIX = "suffix"
-    REGEX = "regex"
 
 
 @dataclass(frozen=True)
@@ -92,16 +56,16 @@ class Pattern:
     text: str
     exclusion: bool  # True for "!pattern": an exception that re-includes
     line: int
-    kind: _Kind
+    kind: MatchKind
     regex: re.Pattern[str] | None
 
     def matches(self, path: str) -> bool:
         """Whether this pattern, alone, matches ``path`` (parents not considered)."""
-        if self.kind is _Kind.EXACT:
+        if self.kind is MatchKind.EXACT:
             return path == self.text
-        if self.kind is _Kind.PREFIX:
+        if self.kind is MatchKind.PREFIX:
             return path.startswith(self.text[:-2])
-        if self.kind is _Kind.SUFFIX:
+        if self.kind is MatchKind.SUFFIX:
             suffix = self.text[2:]
             return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
         assert self.regex is not None
@@ -112,7 +76,7 @@ class Pattern:
         """The path this pattern names when it has no wildcard once a trailing
         ``/*`` or ``/**`` is taken off (fsutil's walk optimisation), else ``None``."""
         text = self.text.removesuffix("/**").removesuffix("/*")
-        return None if _GLOB_CHARS.intersection(text) else text
+        return None if GLOB_CHARS.intersection(text) else text
 
     def __str__(self) -> str:
         return ("!" if self.exclusion else "") + self.text
@@ -236,9 +200,8 @@ def parse_dockerignore(text: str, *, source: str = DOCKERIGNORE) -> IgnoreRules:
                 )
             pattern_text = pattern_text[1:]
         try:
-            _validate_match_pattern(pattern_text)
-            kind, regex = _compile(pattern_text)
-        except _BadPattern as err:
+            kind, regex = compile_pattern(pattern_text)
+        except BadPattern as err:
             raise IgnoreError(
                 f"{err} {pattern_text!r}",
                 where=where,
@@ -282,178 +245,3 @@ def clean_path(path: str) -> str:
     if rooted:
         return "/" + joined
     return joined or "."
-
-
-def path_match(pattern: str, name: str) -> bool:
-    """Go's ``path.Match``, as COPY and ADD match their wildcard sources: ``*``
-    and ``?`` stop at ``/``. Raises ``ValueError`` for a malformed pattern."""
-    return _match_regex(pattern).match(name) is not None
-
-
-# -- pattern translation ----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def _match_regex(pattern: str) -> re.Pattern[str]:
-    _validate_match_pattern(pattern)
-    out: list[str] = []
-    pos = 0
-    while pos < len(pattern):
-        ch = pattern[pos]
-        pos += 1
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            cls, pos = _class(pattern, pos, strict=False)
-            out.append(cls)
-        elif ch == "\\":
-            out.append(re.escape(pattern[pos]))
-            pos += 1
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z")
-
-
-def _compile(text: str) -> tuple[_Kind, re.Pattern[str] | None]:
-    """patternmatcher's ``Pattern.compile``: the match kind and, for REGEX, the regex."""
-    out = ["^"]
-    kind = _Kind.EXACT
-    pos = 0
-    first = True
-    while pos < len(text):
-        ch = text[pos]
-        pos += 1
-        if ch == "*":
-            if text[pos : pos + 1] == "*":
-                pos += 1
-                if text[pos : pos + 1] == "/":
-                    pos += 1  # "**/" is "**"
-                if pos == len(text):
-                    # A trailing "**" matches everything below, as in .gitignore.
-                    if kind is _Kind.EXACT:
-                        kind = _Kind.PREFIX
-                    else:
-                        out.append(".*")
-                        kind = _Kind.REGEX
-                else:
-                    out.append("(.*/)?")
-                    kind = _Kind.REGEX
-                if first:
-                    kind = _Kind.SUFFIX
-            else:
-                out.append("[^/]*")
-                kind = _Kind.REGEX
-        elif ch == "?":
-            out.append("[^/]")
-            kind = _Kind.REGEX
-        elif ch in _REGEX_ESCAPES:
-            out.append("\\" + ch)
-        elif ch == "\\":
-            # Validation has made sure that something follows.
-            out.append(re.escape(text[pos]))
-            pos += 1
-            kind = _Kind.REGEX
-        elif ch == "[":
-            cls, pos = _class(text, pos)
-            out.append(cls)
-            kind = _Kind.REGEX
-        elif ch == "]":
-            out.append(r"\]")
-            kind = _Kind.REGEX
-        else:
-            # Verbatim, as patternmatcher writes it; "^" is then an anchor in both
-            # Go's and Python's regexp syntax, so such a pattern matches alike.
-            out.append(ch)
-        first = False
-    if kind is not _Kind.REGEX:
-        return kind, None
-    # No DOTALL: Go's "." does not match a newline either.
-    return kind, re.compile("".join(out) + r"\Z")
-
-
-def _class(text: str, pos: int, *, strict: bool = True) -> tuple[str, int]:
-    """Translate the character class that starts after the ``[`` at ``pos - 1``
-    (already validated) to a Python regex; return it and the position after ``]``.
-
-    A reversed range (``z-a``) is an error for patternmatcher (Go's regexp
-    rejects it) but matches nothing for ``path.Match``; ``strict`` picks which."""
-    negated = text[pos : pos + 1] == "^"
-    if negated:
-        pos += 1
-    members: list[str] = []
-    count = 0
-    while True:
-        if text[pos] == "]" and count > 0:
-            break
-        lo, pos = _class_char(text, pos)
-        hi = lo
-        if text[pos] == "-":
-            hi, pos = _class_char(text, pos + 1)
-        count += 1
-        if lo > hi:
-            if strict:
-                raise _BadPattern("invalid character class range")
-            continue
-        member = _class_escape(lo)
-        members.append(member if lo == hi else f"{member}-{_class_escape(hi)}")
-    pos += 1
-    if not members:
-        return ("(?s:.)" if negated else "(?!)"), pos
-    return "[" + ("^" if negated else "") + "".join(members) + "]", pos
-
-
-def _class_char(text: str, pos: int) -> tuple[str, int]:
-    if text[pos] == "\\":
-        pos += 1
-    return text[pos], pos + 1
-
-
-def _class_escape(ch: str) -> str:
-    # Escaped so that Python reads each one as itself (and warns of no set operation).
-    return "\\" + ch if ch in "\\]^-[&~|" else ch
-
-
-def _validate_match_pattern(pattern: str) -> None:
-    """Raise ``_BadPattern`` where Go's ``filepath.Match`` would say ErrBadPattern.
-
-    patternmatcher checks every pattern so before it uses it: a ``[`` must open a
-    non-empty class closed by ``]``, whose members and range ends may not be a
-    bare ``-`` or ``]``, and a ``\\`` must escape something."""
-    pos = 0
-    n = len(pattern)
-    while pos < n:
-        ch = pattern[pos]
-        pos += 1
-        if ch == "\\":
-            if pos == n:
-                raise _BadPattern(_BAD_PATTERN)
-            pos += 1
-        elif ch == "[":
-            if pos < n and pattern[pos] == "^":
-                pos += 1
-            count = 0
-            while True:
-                if pos < n and pattern[pos] == "]" and count > 0:
-                    pos += 1
-                    break
-                pos = _validate_class_char(pattern, pos)
-                if pattern[pos] == "-":
-                    pos = _validate_class_char(pattern, pos + 1)
-                count += 1
-
-
-def _validate_class_char(pattern: str, pos: int) -> int:
-    # Go's getEsc: a member must exist, not be a bare "-" or "]", and be followed by more.
-    n = len(pattern)
-    if pos >= n or pattern[pos] in "-]":
-        raise _BadPattern(_BAD_PATTERN)
-    if pattern[pos] == "\\":
-        pos += 1
-        if pos >= n:
-            raise _BadPattern(_BAD_PATTERN)
-    pos += 1
-    if pos >= n:
-        raise _BadPattern(_BAD_PATTERN)
-    return pos
