@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bakery.core.dockerfile import parse_dockerfile
 from bakery.core.plan import make_plan
-from bakery.loading import DockerfileCache, load
+from bakery.project import DockerfileCache, load
 from benchmarks.report import write_section
 
 DOCKERFILES = 100

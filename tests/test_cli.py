@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -148,13 +150,19 @@ def test_broken_dockerfile_names_file_and_line(project: Path) -> None:
     assert 'did you mean "RUN"?' in err or "did you mean" in err
 
 
+def subcommand(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    sub = next(a for a in parser._actions if a.dest == "command")
+    choices = cast(dict[str, argparse.ArgumentParser], sub.choices)
+    return choices[command]
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_complete_help(command: str) -> None:
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    text = sub.choices[command].format_help()  # type: ignore[union-attr]
+    sub = subcommand(parser, command)
+    text = sub.format_help()
     assert "usage: bakery " + command in text
-    for action in sub.choices[command]._actions:  # type: ignore[union-attr]
+    for action in sub._actions:
         if action.help is None:
             pytest.fail(f"{command}: option {action.option_strings or action.dest} has no help")
 
@@ -164,8 +172,7 @@ def test_cli_reference_documents_every_option(command: str) -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
     assert f"## `bakery {command}" in doc
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for action in sub.choices[command]._actions:  # type: ignore[union-attr]
+    for action in subcommand(parser, command)._actions:
         for flag in action.option_strings:
             if flag not in ("-h", "--help"):
                 assert f"`{flag}" in doc, f"docs/cli.md does not document {command} {flag}"

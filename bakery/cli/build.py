@@ -24,7 +24,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.engine.images import Images
     from bakery.engine.on_daemon import daemon_runner
     from bakery.engine.runner import RunOptions
-    from bakery.loading import DockerfileCache
+    from bakery.project import DockerfileCache
     from bakery.report.formats import render_markdown, report_json, write_json_atomic
     from bakery.report.progress import make_progress
     from bakery.report.sizes import image_sizes, images_to_inspect

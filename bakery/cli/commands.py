@@ -41,7 +41,7 @@ def cmd_print(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.core.plan import make_plan
-    from bakery.loading import DockerfileCache
+    from bakery.project import DockerfileCache
     from bakery.report.plan import plan_json, render_plan
 
     project = load_project(args)
@@ -73,7 +73,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.core.dockerfile import parse_dockerfile
     from bakery.core.edit import init_text
     from bakery.core.stages import Platform, read_stages
-    from bakery.loading import host_platform_name, write_text_atomically
+    from bakery.project import host_platform_name, write_text_atomically
 
     dockerfile = Path(args.dockerfile)
     try:
@@ -99,7 +99,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_var(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.core.edit import set_variable
-    from bakery.loading import write_text_atomically
+    from bakery.project import write_text_atomically
 
     target = Path(args.files[-1] if args.files else "bake.toml")
     try:

@@ -26,7 +26,7 @@ def report_error(error: BakeryError, err: TextIO) -> None:
 
 def load_project(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from bakery.core.config import parse_assignment
-    from bakery.loading import load
+    from bakery.project import load
 
     cli_vars = dict(parse_assignment(v) for v in args.vars)
     return load(args.files, cwd=Path.cwd(), cli_vars=cli_vars, sets=args.sets)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bakery.core.builds import after_split, build_nodes, buildkit_builds, split_candidates
+from bakery.core.plan import Plan
 from tests.core.test_plan import plan_of
 from tests.core.test_scheduler import DEPENDS, TOML, WALK, node, walk
 
 
-def names(plan, ids):  # type: ignore[no-untyped-def]
+def names(plan: Plan, ids: Iterable[str]) -> list[str]:
     return [plan.nodes[n].stage.display_name for n in ids]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "bakery" / "core"
 FORBIDDEN = {"docker", "trio", "rich", "subprocess", "socket", "threading", "time", "datetime",
-             "bakery.engine", "bakery.report", "bakery.cli", "bakery.loading"}
+             "bakery.engine", "bakery.report", "bakery.cli", "bakery.project"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -67,7 +67,7 @@ def oracle_build(client: docker.DockerClient, root: Path, target: str | None, ta
         subprocess.run([*cmd, str(root)], check=True, capture_output=True, text=True,
                        env={**os.environ, "DOCKER_BUILDKIT": "0"})
         return str(client.images.get(tag).id)
-    api = client.api
+    api: Any = client.api  # the SDK's stubs leave APIClient's own methods untyped
     params: dict[str, Any] = {"t": tag, "rm": "1", "forcerm": "1", "version": "2"}
     if target:
         params["target"] = target
@@ -77,7 +77,7 @@ def oracle_build(client: docker.DockerClient, root: Path, target: str | None, ta
     resp = api._post(url, data=context_tar(root), headers={"Content-Type": "application/x-tar"},
                      stream=True, timeout=600)
     resp.raise_for_status()
-    log = []
+    log: list[str] = []
     with resp:
         for raw in resp.iter_lines():
             if not raw:
@@ -93,7 +93,7 @@ def image_files(client: docker.DockerClient, image: str) -> dict[str, tuple[Any,
     """Every path of the image's filesystem: type, mode, owner, and content digest."""
     container = client.containers.create(image, command=["/nonexistent"])
     try:
-        data = b"".join(container.export())
+        data = b"".join(container.export())  # type: ignore[arg-type]
     finally:
         container.remove(force=True)
     out: dict[str, tuple[Any, ...]] = {}
@@ -116,8 +116,14 @@ CONFIG_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "Expo
                "Volumes", "OnBuild", "StopSignal", "Healthcheck", "Shell")
 
 
+def inspect(client: docker.DockerClient, ref: str) -> dict[str, Any]:
+    """``docker image inspect``, typed: the SDK's stubs leave it untyped."""
+    api: Any = client.api
+    return dict(api.inspect_image(ref))
+
+
 def image_config(client: docker.DockerClient, image: str) -> dict[str, Any]:
-    config = client.api.inspect_image(image)["Config"]
+    config = inspect(client, image)["Config"]
     out = {k: config.get(k) or None for k in CONFIG_KEYS}
     labels = {k: v for k, v in (out["Labels"] or {}).items() if not k.startswith("dev.bakery.")}
     out["Labels"] = labels or None

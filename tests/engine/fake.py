@@ -26,7 +26,7 @@ from bakery.engine.backend import BuildFailed, BuildOutput, BuildSpec, LogEvent,
 from bakery.engine.events import Event
 from bakery.engine.images import ImageUnavailable, LabelledImage
 from bakery.engine.runner import Runner, RunOptions
-from bakery.loading import DockerfileCache, load
+from bakery.project import DockerfileCache, load
 
 _LABEL = re.compile(r'"(dev\.bakery\.[a-z]+)"="([^"]*)"')
 

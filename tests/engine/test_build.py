@@ -26,6 +26,7 @@ from tests.engine.dockerutil import (
     containers,
     image_config,
     image_files,
+    inspect,
     oracle_build,
     write_tree,
 )
@@ -139,7 +140,8 @@ def test_plain_classic_builds_side_by_side_ship_different_bases(
         read_file(client, f"{prefix}-server", "/random")
 
 
-SAME_AS_DOCKER = {
+# case -> (files, the stage of each target: a name, an index, or None for the last)
+SAME_AS_DOCKER: dict[str, tuple[dict[str, str], list[str | None]]] = {
     "args-index-case-config": (
         {
             "Dockerfile": """\
@@ -256,7 +258,7 @@ def test_same_image_as_docker_build_target(
                               buildkit=builder == "buildkit")
         assert image_files(client, ours) == image_files(client, theirs)
         assert image_config(client, ours) == image_config(client, theirs)
-        labels = client.api.inspect_image(ours)["Config"]["Labels"] or {}
+        labels = inspect(client, ours)["Config"]["Labels"] or {}
         assert set(labels) - set(image_config(client, theirs)["Labels"] or {}) <= \
             {"dev.bakery.node", "dev.bakery.role", "dev.bakery.repo", "dev.bakery.key"}
 
@@ -392,7 +394,7 @@ def test_context_files_travel_once_per_node_that_reads_them(
                                    remove=True)
     assert ours.split()[0] == theirs.split()[0]
     if size >= 1 << 20:
-        base = client.api.inspect_image(f"{prefix}-base")["Config"]["Labels"]
+        base = inspect(client, f"{prefix}-base")["Config"]["Labels"]
         assert base["dev.bakery.role"] == "image"
 
 
@@ -586,7 +588,7 @@ def test_labels_with_line_breaks_and_quotes(
     })
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
     assert run.returncode == 0, run.stdout + run.stderr
-    found = client.api.inspect_image(f"{prefix}-t")["Config"]["Labels"]
+    found = inspect(client, f"{prefix}-t")["Config"]["Labels"]
     assert {k: found.get(k) for k in labels} == labels
 
 
@@ -656,7 +658,7 @@ def test_a_shared_stage_for_targets_of_two_platforms(
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
     assert run.returncode == 0, run.stdout + run.stderr
     for arch in ("arm64", "amd64"):
-        image = client.api.inspect_image(f"{prefix}-{arch}")
+        image = inspect(client, f"{prefix}-{arch}")
         assert image["Architecture"] == arch
         files = image_files(client, f"{prefix}-{arch}")
         assert files["made"][-1] == hashlib.sha256(f"{nonce}\n".encode()).hexdigest()

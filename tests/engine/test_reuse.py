@@ -18,7 +18,7 @@ import pytest
 from bakery import cli
 from bakery.engine.buildkit import BuildKitBackend
 from bakery.engine.classic import ClassicBackend
-from tests.engine.dockerutil import write_tree
+from tests.engine.dockerutil import inspect, write_tree
 from tests.engine.test_build import SHARED_TOML
 
 pytestmark = pytest.mark.docker
@@ -69,7 +69,8 @@ def counting_builds() -> Iterator[list[str]]:
     that sees each daemon build is the backend's build method (a proxy on the
     socket would see the same calls, at much more cost); the call goes through."""
     tags: list[str] = []
-    real = {ClassicBackend: ClassicBackend.build, BuildKitBackend: BuildKitBackend.build}
+    real: dict[Any, Any] = {ClassicBackend: ClassicBackend.build,
+                            BuildKitBackend: BuildKitBackend.build}
 
     def wrap(cls: Any) -> Any:
         def build(self: Any, spec: Any, progress: Any, cancel: Any) -> Any:
@@ -119,8 +120,8 @@ def test_second_build_makes_no_build_call(
     for target in second["targets"]:
         assert target["image_id"] == target["previous_image_id"]
         (tag,) = target["tags"]
-        assert client.api.inspect_image(tag)["Id"] == target["image_id"]
-        labels = client.api.inspect_image(tag)["Config"]["Labels"]
+        assert inspect(client, tag)["Id"] == target["image_id"]
+        labels = inspect(client, tag)["Config"]["Labels"]
         assert len(labels["dev.bakery.key"]) == 64
 
     # The table says so too, and the digests of the context were kept for next time.

@@ -239,7 +239,7 @@ async def test_a_target_context_builds_from_the_other_targets_image(
     t0 = trio.current_time()
     result = await h.runner().run()
     assert result.ok
-    runs = {r.stage: (r.start - t0, r.end - t0) for r in h.builder.runs}
+    runs = {r.stage: (r.start - t0, (r.end or 0) - t0) for r in h.builder.runs}
     assert runs == {"b": (0, 2), "a": (2, 3)}
     base_node = h.plan.targets["base"].node
     app_build = next(tag for _, tag in h.builder.builds if tag.endswith(h.plan.targets["app"].node))
@@ -410,7 +410,8 @@ async def test_a_failed_export_is_one_error_naming_the_target(
     h.images.export = refuse  # type: ignore[method-assign]
     with pytest.raises(BaseExceptionGroup) as group:
         await h.runner().run()
-    leaves, todo = [], [group.value]
+    leaves: list[BaseException] = []
+    todo: list[BaseException] = [group.value]
     while todo:
         item = todo.pop()
         if isinstance(item, BaseExceptionGroup):

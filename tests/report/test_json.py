@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from bakery.report.formats import SCHEMA
-from tests.engine.dockerutil import bakery, write_tree
+from tests.engine.dockerutil import bakery, inspect, write_tree
 from tests.report.schema import errors
 from tests.report.walkthrough import files
 
@@ -54,7 +54,7 @@ def test_json_report_of_a_real_build(
         name = target["name"]
         assert target["status"] == "built"
         assert target["tags"] == [f"{prefix}-{name}:latest", f"localhost:5000/{prefix}-{name}:dev"]
-        inspected = client.api.inspect_image(target["tags"][0])
+        inspected = inspect(client, target["tags"][0])
         assert target["image_id"] == inspected["Id"]
         assert target["size"] == inspected["Size"]
         assert target["layers"] == len(inspected["RootFS"]["Layers"])
