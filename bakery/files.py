@@ -60,8 +60,11 @@ def write_atomically(path: Path | str, text: str) -> None:
 def is_temporary(path: Path, of: Path) -> bool:
     """Whether ``path`` is a temporary file of ``write_atomically`` replacing
     ``of`` (both without symlinks)."""
-    return (path.parent == of.parent and path.name.startswith(f".{of.name}.")
-            and path.name.endswith(".tmp"))
+    return (
+        path.parent == of.parent
+        and path.name.startswith(f".{of.name}.")
+        and path.name.endswith(".tmp")
+    )
 
 
 def _temporary(real: Path) -> Path:

@@ -22,8 +22,16 @@ from bakery.core.stages import Platform, StageGraph, read_stages
 from bakery.files import write_atomically
 
 DEFAULT_FILES = ("bake.toml", "bake.override.toml")
-_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-         "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm/v7",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
 
 
 def host_platform_name() -> str:
@@ -37,14 +45,20 @@ def read_bake_files(names: Sequence[str], cwd: Path) -> list[SourceFile]:
         paths = [(n, cwd / n) for n in names]
         missing = [n for n, p in paths if not p.is_file()]
         if missing:
-            raise ConfigError(f"bake file not found: {missing[0]}", where=missing[0],
-                              hint="check the path given to -f")
+            raise ConfigError(
+                f"bake file not found: {missing[0]}",
+                where=missing[0],
+                hint="check the path given to -f",
+            )
     else:
         paths = [(n, cwd / n) for n in DEFAULT_FILES if (cwd / n).is_file()]
         if not paths:
-            raise ConfigError("no bake.toml in this folder", where=str(cwd),
-                              hint="run bakery in the folder of your bake.toml, pass -f FILE, "
-                                   "or write one with `bakery init`")
+            raise ConfigError(
+                "no bake.toml in this folder",
+                where=str(cwd),
+                hint="run bakery in the folder of your bake.toml, pass -f FILE, "
+                "or write one with `bakery init`",
+            )
     files = []
     for shown, path in paths:
         try:
@@ -57,10 +71,16 @@ def read_bake_files(names: Sequence[str], cwd: Path) -> list[SourceFile]:
 
 def git_variables(folder: Path) -> dict[str, str]:
     """GIT_SHA, GIT_SHORT_SHA, GIT_BRANCH and GIT_TAG where ``folder`` is in a git work tree."""
+
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
-                                 text=True, timeout=10, check=False)
+            out = subprocess.run(
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -79,8 +99,7 @@ def git_variables(folder: Path) -> dict[str, str]:
 
 
 def builtin_variables(folder: Path) -> dict[str, str]:
-    return {**git_variables(folder),
-            "TIMESTAMP": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())}
+    return {**git_variables(folder), "TIMESTAMP": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())}
 
 
 def load(
@@ -94,9 +113,14 @@ def load(
     """Read and resolve the bake files."""
     files = read_bake_files(file_names, cwd)
     folder = Path(files[0].base_dir)
-    return load_project(files, env=dict(os.environ) if env is None else env,
-                        cli_vars=cli_vars, builtins=builtin_variables(folder), sets=sets,
-                        cwd=str(cwd))
+    return load_project(
+        files,
+        env=dict(os.environ) if env is None else env,
+        cli_vars=cli_vars,
+        builtins=builtin_variables(folder),
+        sets=sets,
+        cwd=str(cwd),
+    )
 
 
 @dataclass
@@ -112,7 +136,8 @@ class DockerfileCache:
             key = "inline:" + target.name
             if key not in self._files:
                 self._files[key] = parse_dockerfile(
-                    target.dockerfile_inline, name=f"target.{target.name}.dockerfile-inline")
+                    target.dockerfile_inline, name=f"target.{target.name}.dockerfile-inline"
+                )
             return self._files[key]
         path = target.dockerfile
         if path not in self._files:
@@ -120,23 +145,33 @@ class DockerfileCache:
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except FileNotFoundError:
-                raise ConfigError(f"Dockerfile not found: {shown}", where=f"target.{target.name}",
-                                  hint="check its context and dockerfile attributes") from None
+                raise ConfigError(
+                    f"Dockerfile not found: {shown}",
+                    where=f"target.{target.name}",
+                    hint="check its context and dockerfile attributes",
+                ) from None
             except (OSError, UnicodeDecodeError) as err:
-                raise ConfigError(f"cannot read {shown}: {err}",
-                                  where=f"target.{target.name}") from None
+                raise ConfigError(
+                    f"cannot read {shown}: {err}", where=f"target.{target.name}"
+                ) from None
             self._files[path] = parse_dockerfile(text, name=shown)
         return self._files[path]
 
     def graph(self, target: Target) -> StageGraph:
-        key = (target.dockerfile_inline or target.dockerfile, tuple(sorted(target.args.items())),
-               target.platform, tuple(sorted(target.contexts)))
+        key = (
+            target.dockerfile_inline or target.dockerfile,
+            tuple(sorted(target.args.items())),
+            target.platform,
+            tuple(sorted(target.contexts)),
+        )
         if key not in self._graphs:
             try:
                 self._graphs[key] = read_stages(
-                    self.dockerfile(target), build_args=target.args,
+                    self.dockerfile(target),
+                    build_args=target.args,
                     platform=Platform(build=self.host, target=target.platform),
-                    contexts=tuple(target.contexts))
+                    contexts=tuple(target.contexts),
+                )
             except BakeryError as err:
                 if err.where is None:
                     err.where = f"target.{target.name}"
@@ -150,5 +185,8 @@ def write_text_atomically(path: Path, text: str) -> None:
     try:
         write_atomically(path, text)
     except OSError as err:
-        raise ConfigError(f"cannot write {path}: {err.strerror}", where=str(path),
-                          hint="check that the file and its folder are writable") from None
+        raise ConfigError(
+            f"cannot write {path}: {err.strerror}",
+            where=str(path),
+            hint="check that the file and its folder are writable",
+        ) from None

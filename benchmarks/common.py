@@ -18,22 +18,46 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bakery_build(folder: Path, builder: str, prefix: str,
-                 env: Mapping[str, str] | None = None, jobs: int | None = None) -> None:
+def bakery_build(
+    folder: Path,
+    builder: str,
+    prefix: str,
+    env: Mapping[str, str] | None = None,
+    jobs: int | None = None,
+) -> None:
     """``bakery build all`` in ``folder``, its stage images under ``PREFIX-stages``."""
     more = ["--jobs", str(jobs)] if jobs else []
-    subprocess.run([str(ROOT / ".venv" / "bin" / "bakery"), "build", "all", "--builder",
-                    builder, "--progress", "quiet", "--report", "none", *more],
-                   cwd=folder, check=True, capture_output=True,
-                   env={**os.environ, "BAKERY_STAGE_REPO": f"{prefix}-stages", **(env or {})})
+    subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "bakery"),
+            "build",
+            "all",
+            "--builder",
+            builder,
+            "--progress",
+            "quiet",
+            "--report",
+            "none",
+            *more,
+        ],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "BAKERY_STAGE_REPO": f"{prefix}-stages", **(env or {})},
+    )
 
 
-def docker_cli(folder: Path, prefix: str, target: str,
-               env: Mapping[str, str] | None = None) -> None:
+def docker_cli(
+    folder: Path, prefix: str, target: str, env: Mapping[str, str] | None = None
+) -> None:
     """``docker build --target`` with the docker CLI here (its legacy builder)."""
-    subprocess.run(["docker", "build", "-q", "--target", target, "-t",
-                    f"{prefix}-plain-{target}", "."], cwd=folder, check=True,
-                   capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0", **(env or {})})
+    subprocess.run(
+        ["docker", "build", "-q", "--target", target, "-t", f"{prefix}-plain-{target}", "."],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0", **(env or {})},
+    )
 
 
 def buildkit_api(api: docker.APIClient, body: bytes, prefix: str, target: str) -> None:
@@ -41,15 +65,15 @@ def buildkit_api(api: docker.APIClient, body: bytes, prefix: str, target: str) -
     the context ``body`` as a tar: what a client without a session sends."""
     params = {"t": f"{prefix}-bk-{target}", "target": target, "version": "2"}
     url = api._url("/build") + "?" + urllib.parse.urlencode(params)
-    with api._post(url, data=body, headers={"Content-Type": "application/x-tar"},
-                   stream=True) as resp:
+    with api._post(
+        url, data=body, headers={"Content-Type": "application/x-tar"}, stream=True
+    ) as resp:
         for raw in resp.iter_lines():
             if raw and "error" in json.loads(raw):
                 raise RuntimeError(raw.decode())
 
 
-def buildkit_together(api: docker.APIClient, body: bytes, prefix: str,
-                      targets: list[str]) -> None:
+def buildkit_together(api: docker.APIClient, body: bytes, prefix: str, targets: list[str]) -> None:
     """``buildkit_api`` for every target at the same time, one thread each."""
     errors: list[BaseException] = []
 

@@ -60,13 +60,16 @@ def fixture(folder: Path, prefix: str, count: int) -> list[str]:
         _random_file(folder / "ignored" / f"blob{i:02d}.bin", IGNORED_SIZE)
     for i in range(SHARED_FILES):
         _random_file(folder / "shared" / f"lib{i}.bin", SHARED_SIZE)
-    stages = [("FROM bakery-busybox:latest AS base\nCOPY shared/ /shared/\n"
-               "RUN echo NONCE > /nonce\n")]
+    stages = [
+        ("FROM bakery-busybox:latest AS base\nCOPY shared/ /shared/\nRUN echo NONCE > /nonce\n")
+    ]
     toml = []
     for name in names:
         _random_file(folder / "apps" / name / "data.bin", APP_SIZE)
-        stages.append(f"FROM base AS {name}\nCOPY apps/{name}/ /app/\n"
-                      "RUN wc -c /app/data.bin /shared/lib0.bin > /sizes\n")
+        stages.append(
+            f"FROM base AS {name}\nCOPY apps/{name}/ /app/\n"
+            "RUN wc -c /app/data.bin /shared/lib0.bin > /sizes\n"
+        )
         toml.append(f'[target.{name}]\ntarget = "{name}"\ntags = ["{prefix}-{name}"]\n')
     (folder / "Dockerfile.in").write_text("\n".join(stages))
     (folder / "bake.toml").write_text("\n".join(toml))
@@ -119,8 +122,9 @@ def main() -> None:
             api = docker.APIClient(base_url=meter.url, timeout=900)
             runs = {
                 "bakery-buildkit": lambda: bakery_build(folder, "buildkit", prefix, env),
-                "bakery-buildkit-j": lambda: bakery_build(folder, "buildkit", prefix, env,
-                                                          jobs=len(names)),
+                "bakery-buildkit-j": lambda: bakery_build(
+                    folder, "buildkit", prefix, env, jobs=len(names)
+                ),
                 "bakery-classic": lambda: bakery_build(folder, "classic", prefix, env),
                 "a": lambda: [docker_cli(folder, prefix, n, env) for n in names],
                 "b": lambda: buildkit_together(api, filtered_tar(folder), prefix, names),
@@ -146,35 +150,45 @@ def main() -> None:
     }
     ignored, shared = IGNORED_FILES * IGNORED_SIZE / MB, SHARED_FILES * SHARED_SIZE / MB
     rows = [
-        (f"A {total / MB:.0f} MB context; .dockerignore excludes {ignored:.0f} MB of it, "
-         f"leaving {included / MB:.1f} MB (the tar `docker build` sends). {n} "
-         f"targets share a base stage that copies `shared/` ({shared:.0f} MB); "
-         f"each target's own stage copies its `apps/` folder ({APP_SIZE // 1024} KB) "
-         f"and runs one step. The stages that read the context read {reads / MB:.1f} MB in "
-         "all. Bytes are everything the client sent to the daemon's socket (counted by a "
-         f"relay), cold caches, median of {args.rounds} round(s)."),
+        (
+            f"A {total / MB:.0f} MB context; .dockerignore excludes {ignored:.0f} MB of it, "
+            f"leaving {included / MB:.1f} MB (the tar `docker build` sends). {n} "
+            f"targets share a base stage that copies `shared/` ({shared:.0f} MB); "
+            f"each target's own stage copies its `apps/` folder ({APP_SIZE // 1024} KB) "
+            f"and runs one step. The stages that read the context read {reads / MB:.1f} MB in "
+            "all. Bytes are everything the client sent to the daemon's socket (counted by a "
+            f"relay), cold caches, median of {args.rounds} round(s)."
+        ),
         "",
         "| how | bytes sent | vs what the stages read | build requests | wall time |",
         "|---|---|---|---|---|",
     ]
     for key, label in names_of.items():
         b = statistics.median(sent[key])
-        rows.append(f"| {label} | {b / MB:.1f} MB | {b / reads:.2f}x | "
-                    f"{statistics.median(requests[key]):.0f} | "
-                    f"{statistics.median(wall[key]):.2f} s |")
+        rows.append(
+            f"| {label} | {b / MB:.1f} MB | {b / reads:.2f}x | "
+            f"{statistics.median(requests[key]):.0f} | "
+            f"{statistics.median(wall[key]):.2f} s |"
+        )
     rows += [
         "",
-        ("Aim: bakery sends the included files no more than once per stage that copies "
-         "from the context. bakery sends each build only the files its stages read; on "
-         "BuildKit the shared base, which reads 1 MiB or more, is built once on its own "
-         f"({n + 1} build requests), so `shared/` travels once instead of once per "
-         "target. The bytes beyond what the stages read are tar headers, the "
-         "Dockerfiles and the API requests."),
+        (
+            "Aim: bakery sends the included files no more than once per stage that copies "
+            "from the context. bakery sends each build only the files its stages read; on "
+            "BuildKit the shared base, which reads 1 MiB or more, is built once on its own "
+            f"({n + 1} build requests), so `shared/` travels once instead of once per "
+            "target. The bytes beyond what the stages read are tar headers, the "
+            "Dockerfiles and the API requests."
+        ),
         "",
-        "Raw runs: " + "; ".join(
-            f"{k} " + ", ".join(f"{s / MB:.1f} MB in {w:.2f} s"
-                                for s, w in zip(sent[k], wall[k], strict=True))
-            for k in keys),
+        "Raw runs: "
+        + "; ".join(
+            f"{k} "
+            + ", ".join(
+                f"{s / MB:.1f} MB in {w:.2f} s" for s, w in zip(sent[k], wall[k], strict=True)
+            )
+            for k in keys
+        ),
     ]
     text = "\n".join(rows)
     print(text)

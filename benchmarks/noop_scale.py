@@ -41,8 +41,9 @@ def fixture(folder: Path, prefix: str, count: int) -> list[str]:
     stages = [f"FROM bakery-busybox:latest AS base\nRUN echo {uuid.uuid4().hex} > /nonce\n"]
     toml = []
     for name in names:
-        stages.append(f"FROM base AS {name}\nCOPY {name}.txt /app/\n"
-                      f"RUN cat /app/{name}.txt > /out\n")
+        stages.append(
+            f"FROM base AS {name}\nCOPY {name}.txt /app/\nRUN cat /app/{name}.txt > /out\n"
+        )
         toml.append(f'[target.{name}]\ntarget = "{name}"\ntags = ["{prefix}-{name}"]\n')
         (folder / f"{name}.txt").write_text(f"{name}\n")
     (folder / "Dockerfile").write_text("\n".join(stages))
@@ -80,52 +81,64 @@ def main() -> None:
             names = fixture(folder, prefix, args.targets)
             cold[builder] = timed(lambda f=folder, b=builder: bakery_build(f, b, prefix))
             for _ in range(args.rounds):
-                noop[builder].append(
-                    timed(lambda f=folder, b=builder: bakery_build(f, b, prefix)))
+                noop[builder].append(timed(lambda f=folder, b=builder: bakery_build(f, b, prefix)))
         folder = Path(tmp) / "buildkit"
         step = max(1, len(names) // args.sample)
-        sample = names[::step][:args.sample]
+        sample = names[::step][: args.sample]
         body = context_tar(folder)
         for target in sample:  # warm the caches of both builders
             docker_cli(folder, prefix, target)
             buildkit_api(api, body, prefix, target)
         scale = len(names) / len(sample)
         for _ in range(args.rounds):
-            plain["cli"].append(scale * sum(
-                timed(lambda t=t: docker_cli(folder, prefix, t)) for t in sample))
-            plain["buildkit"].append(scale * sum(
-                timed(lambda t=t: buildkit_api(api, body, prefix, t)) for t in sample))
+            plain["cli"].append(
+                scale * sum(timed(lambda t=t: docker_cli(folder, prefix, t)) for t in sample)
+            )
+            plain["buildkit"].append(
+                scale * sum(timed(lambda t=t: buildkit_api(api, body, prefix, t)) for t in sample)
+            )
     api.close()
 
     n = args.targets
     med = {f"bakery-{b}": statistics.median(v) for b, v in noop.items()}
     med.update({f"plain-{k}": statistics.median(v) for k, v in plain.items()})
     rows = [
-        (f"{n} targets sharing one base stage (FROM bakery-busybox), each copying a file "
-         f"of its own and running one step: {n + 1} stages. bakery builds them once, then "
-         f"`bakery build all` runs again on unchanged sources (median of {args.rounds}, "
-         "bakery's Python start-up included). Plain Docker runs with a warm cache, one "
-         f"target after another; it is timed on {len(sample)} of the {n} targets and "
-         "extrapolated."),
+        (
+            f"{n} targets sharing one base stage (FROM bakery-busybox), each copying a file "
+            f"of its own and running one step: {n + 1} stages. bakery builds them once, then "
+            f"`bakery build all` runs again on unchanged sources (median of {args.rounds}, "
+            "bakery's Python start-up included). Plain Docker runs with a warm cache, one "
+            f"target after another; it is timed on {len(sample)} of the {n} targets and "
+            "extrapolated."
+        ),
         "",
         "| how | wall time for all targets |",
         "|---|---|",
         f"| no-op `bakery build all --builder buildkit` | {med['bakery-buildkit']:.2f} s |",
         f"| no-op `bakery build all --builder classic` | {med['bakery-classic']:.2f} s |",
-        (f"| cached `docker build --target`, legacy builder (x{n}, extrapolated) | "
-         f"{med['plain-cli']:.2f} s |"),
-        (f"| cached BuildKit build `--target` through the API (x{n}, extrapolated) | "
-         f"{med['plain-buildkit']:.2f} s |"),
+        (
+            f"| cached `docker build --target`, legacy builder (x{n}, extrapolated) | "
+            f"{med['plain-cli']:.2f} s |"
+        ),
+        (
+            f"| cached BuildKit build `--target` through the API (x{n}, extrapolated) | "
+            f"{med['plain-buildkit']:.2f} s |"
+        ),
         "",
-        ("Aim: a no-op build under 2 s. A no-op run makes no build call: it reads the "
-         "context once (file digests come from `.bakery/context-digests.json`), inspects "
-         "the base image once, lists the images labelled `dev.bakery.key` once, and tags. "
-         f"First (cold) builds of the same {n} targets: "
-         + ", ".join(f"{b} {cold[b]:.1f} s" for b in BUILDERS) + "."),
+        (
+            "Aim: a no-op build under 2 s. A no-op run makes no build call: it reads the "
+            "context once (file digests come from `.bakery/context-digests.json`), inspects "
+            "the base image once, lists the images labelled `dev.bakery.key` once, and tags. "
+            f"First (cold) builds of the same {n} targets: "
+            + ", ".join(f"{b} {cold[b]:.1f} s" for b in BUILDERS)
+            + "."
+        ),
         "",
-        "Raw runs (s): " + "; ".join(
+        "Raw runs (s): "
+        + "; ".join(
             [f"bakery-{b} " + ", ".join(f"{x:.2f}" for x in v) for b, v in noop.items()]
-            + [f"plain-{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in plain.items()]),
+            + [f"plain-{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in plain.items()]
+        ),
     ]
     text = "\n".join(rows)
     print(text)

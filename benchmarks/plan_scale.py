@@ -107,14 +107,18 @@ def main() -> None:
     rows = [
         "| what | time | peak memory |",
         "|---|---|---|",
-        (f"| bakery: load bake.toml, parse, plan {TARGETS} targets | {seconds:.3f} s | "
-        f"{peak:.0f} MB |"),
+        (
+            f"| bakery: load bake.toml, parse, plan {TARGETS} targets | {seconds:.3f} s | "
+            f"{peak:.0f} MB |"
+        ),
         f"| floor: parse the {DOCKERFILES} Dockerfiles alone | {parse:.3f} s | - |",
         f"| whole benchmark process, peak resident memory | - | {rss:.0f} MB |",
         "",
-        (f"The plan has {nodes} stage builds, {shared} of them shared. Aim: under 1 s and "
-        "200 MB. Best of 3 runs; peak memory is Python allocations (tracemalloc), "
-        "traced in a separate run so that tracing does not slow the timed one."),
+        (
+            f"The plan has {nodes} stage builds, {shared} of them shared. Aim: under 1 s and "
+            "200 MB. Best of 3 runs; peak memory is Python allocations (tracemalloc), "
+            "traced in a separate run so that tracing does not slow the timed one."
+        ),
     ]
     print("\n".join(rows))
     write_section("Planning at scale (benchmarks/plan_scale.py)", "\n".join(rows))

@@ -18,8 +18,10 @@ its section. Figures depend on the machine; each section says where it ran.
 
 
 def write_section(title: str, body: str) -> None:
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python "
-               f"{platform.python_version()}, {time.strftime('%Y-%m-%d', time.gmtime())}")
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {time.strftime('%Y-%m-%d', time.gmtime())}"
+    )
     section = f"## {title}\n\n_Measured on {machine}._\n\n{body.strip()}\n"
     text = DOC.read_text() if DOC.exists() else HEADER
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)

@@ -57,8 +57,10 @@ COPY --from=build-server /server /server
 
 
 def bake_toml(prefix: str) -> str:
-    return (f'[target.client]\ntarget = "client"\ntags = ["{prefix}-client"]\n'
-            f'[target.server]\ntarget = "server"\ntags = ["{prefix}-server"]\n')
+    return (
+        f'[target.client]\ntarget = "client"\ntags = ["{prefix}-client"]\n'
+        f'[target.server]\ntarget = "server"\ntags = ["{prefix}-server"]\n'
+    )
 
 
 def fixture(root: Path, prefix: str, sleep: float) -> Path:
@@ -87,8 +89,7 @@ def main() -> None:
     api = docker.APIClient(timeout=600)
     subprocess.run([str(ROOT / "scripts" / "busybox-image")], check=True, capture_output=True)
     prefix = f"bakery-bench-{uuid.uuid4().hex[:6]}"
-    runs: dict[str, list[float]] = {k: [] for k in
-                                    ("bakery-buildkit", "bakery-classic", "a", "b")}
+    runs: dict[str, list[float]] = {k: [] for k in ("bakery-buildkit", "bakery-classic", "a", "b")}
     noop: dict[str, list[float]] = {k: [] for k in ("bakery-buildkit", "bakery-classic", "a")}
     targets = ["client", "server"]
 
@@ -104,23 +105,28 @@ def main() -> None:
             for builder in ("buildkit", "classic"):
                 f = fixture(root, prefix, args.sleep)
                 runs[f"bakery-{builder}"].append(
-                    timed(lambda f=f, b=builder: bakery_build(f, b, prefix)))
+                    timed(lambda f=f, b=builder: bakery_build(f, b, prefix))
+                )
                 noop[f"bakery-{builder}"].append(
-                    timed(lambda f=f, b=builder: bakery_build(f, b, prefix)))
+                    timed(lambda f=f, b=builder: bakery_build(f, b, prefix))
+                )
             f = fixture(root, prefix, args.sleep)
             runs["a"].append(timed(lambda f=f: sequence(f)))
             noop["a"].append(timed(lambda f=f: sequence(f)))
             f = fixture(root, prefix, args.sleep)
-            runs["b"].append(timed(
-                lambda f=f: buildkit_together(api, context_tar(f), prefix, targets)))
+            runs["b"].append(
+                timed(lambda f=f: buildkit_together(api, context_tar(f), prefix, targets))
+            )
     api.close()
 
     med = {k: statistics.median(v) for k, v in runs.items()}
     rows = [
-        (f"Walkthrough-shaped fixture, each RUN sleeps {args.sleep:g} s (critical path "
-        f"{2 * args.sleep:g} s of sleep; (a) also sleeps in build-server, which the classic "
-        f"builder runs for --target client). Median of {args.rounds} cold runs each, "
-        "interleaved."),
+        (
+            f"Walkthrough-shaped fixture, each RUN sleeps {args.sleep:g} s (critical path "
+            f"{2 * args.sleep:g} s of sleep; (a) also sleeps in build-server, which the classic "
+            f"builder runs for --target client). Median of {args.rounds} cold runs each, "
+            "interleaved."
+        ),
         "",
         "| how | wall time | vs (a) | vs (b) |",
         "|---|---|---|---|",
@@ -132,32 +138,40 @@ def main() -> None:
         "b": "(b) BuildKit per-target builds sent at the same time",
     }
     for key, label in names.items():
-        rows.append(f"| {label} | {med[key]:.2f} s | {med['a'] / med[key]:.2f}x faster | "
-                    f"{(med[key] / med['b'] - 1) * 100:+.0f}% |")
+        rows.append(
+            f"| {label} | {med[key]:.2f} s | {med['a'] / med[key]:.2f}x faster | "
+            f"{(med[key] / med['b'] - 1) * 100:+.0f}% |"
+        )
     ceiling = med["a"] / med["b"]
     rows += [
         "",
-        ("Aim: within 10% of (b), and at least 1.5x faster than (a), with either backend. "
-        f"On this fixture (b) itself is {ceiling:.2f}x faster than (a): the sleeps alone "
-        f"give (a) {3 * args.sleep:g} s against {2 * args.sleep:g} s, a ceiling of 1.5x "
-        "before any overhead. The classic builder commits a container for every "
-        "instruction (0.3-0.5 s each here), so a classic build cannot come near "
-        "BuildKit's times; bakery's classic figure is its own critical path of per-stage "
-        "builds. bakery's start-up (Python, the docker SDK, trio) is part of its time."),
+        (
+            "Aim: within 10% of (b), and at least 1.5x faster than (a), with either backend. "
+            f"On this fixture (b) itself is {ceiling:.2f}x faster than (a): the sleeps alone "
+            f"give (a) {3 * args.sleep:g} s against {2 * args.sleep:g} s, a ceiling of 1.5x "
+            "before any overhead. The classic builder commits a container for every "
+            "instruction (0.3-0.5 s each here), so a classic build cannot come near "
+            "BuildKit's times; bakery's classic figure is its own critical path of per-stage "
+            "builds. bakery's start-up (Python, the docker SDK, trio) is part of its time."
+        ),
         "",
         "The same commands again right after, nothing changed (a no-op; aim: under 1 s):",
         "",
         "| how | wall time |",
         "|---|---|",
-        *(f"| {label} | {statistics.median(noop[key]):.2f} s |" for key, label in (
-            ("bakery-buildkit", "bakery build all --builder buildkit"),
-            ("bakery-classic", "bakery build all --builder classic"),
-            ("a", "docker build --target client, then server (cached)"))),
+        *(
+            f"| {label} | {statistics.median(noop[key]):.2f} s |"
+            for key, label in (
+                ("bakery-buildkit", "bakery build all --builder buildkit"),
+                ("bakery-classic", "bakery build all --builder classic"),
+                ("a", "docker build --target client, then server (cached)"),
+            )
+        ),
         "",
-        "Raw runs (s): " + "; ".join(
-            f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in runs.items())
-        + "; no-op " + "; ".join(
-            f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in noop.items()),
+        "Raw runs (s): "
+        + "; ".join(f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in runs.items())
+        + "; no-op "
+        + "; ".join(f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in noop.items()),
     ]
     text = "\n".join(rows)
     print(text)

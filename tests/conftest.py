@@ -50,8 +50,9 @@ def docker_client() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def busybox_image(docker_client: object) -> str:
     """The tag of a ~2 MB shell image made FROM scratch with static busybox."""
-    subprocess.run([str(ROOT / "scripts" / "busybox-image"), BUSYBOX_TAG], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(ROOT / "scripts" / "busybox-image"), BUSYBOX_TAG], check=True, capture_output=True
+    )
     return BUSYBOX_TAG
 
 
@@ -78,8 +79,9 @@ def prefix(client: docker.DockerClient) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory,
-             docker_client: docker.DockerClient) -> Iterator[str]:
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[str]:
     """A registry of the test session's own on loopback (Debian's docker-registry):
     its address, ``127.0.0.1:PORT``. The daemon pushes to loopback without TLS."""
     import shutil
@@ -129,8 +131,9 @@ _CONFORMANCE = {
     "test_dockerfile_conformance.py::test_rejected_like_reference": "parser/testfiles-negative",
     "test_shell_conformance.py::test_env_var": "shell/envVarTest (A and U)",
     "test_shell_conformance.py::test_words": "shell/wordsTest",
-    "test_real_world.py::test_every_stage_plans":
-        "real-world Dockerfiles (files, every stage as a target)",
+    "test_real_world.py::test_every_stage_plans": (
+        "real-world Dockerfiles (files, every stage as a target)"
+    ),
 }
 
 

@@ -112,10 +112,14 @@ def test_list(project: Path) -> None:
 COMMANDS = ["build", "plan", "print", "list", "push", "prune", "init", "var"]
 
 ERRORS = {
-    "unknown-target": (["plan", "clinet"], ('unknown target or group "clinet"; '
-                       'did you mean "client"?')),
-    "unknown-stage": (["plan", "--set", "client.target=clinet"],
-                      'stage "clinet" is not in Dockerfile; did you mean "client"?'),
+    "unknown-target": (
+        ["plan", "clinet"],
+        ('unknown target or group "clinet"; did you mean "client"?'),
+    ),
+    "unknown-stage": (
+        ["plan", "--set", "client.target=clinet"],
+        'stage "clinet" is not in Dockerfile; did you mean "client"?',
+    ),
     "bad-var": (["print", "--var", "VERSION"], "VERSION"),
     "bad-flag": (["build", "--jobs", "0"], "must be at least 1"),
     "unknown-command": (["bild"], "invalid choice"),
@@ -124,7 +128,9 @@ ERRORS = {
 
 @pytest.mark.parametrize(("args", "message"), list(ERRORS.values()), ids=list(ERRORS))
 def test_errors_exit_2_with_one_message_and_no_traceback(
-    project: Path, args: list[str], message: str,
+    project: Path,
+    args: list[str],
+    message: str,
 ) -> None:
     code, _out, err = run(project, *args)
     assert code == 2
@@ -198,8 +204,9 @@ def test_var_set_keeps_a_symlink_the_mode_and_crlf(project: Path) -> None:
     assert code == 0, err
     assert (project / "bake.toml").is_symlink()
     data = real.read_bytes()
-    assert data == TOML.replace('VERSION = "dev"', 'VERSION = "2.0.0"').replace(
-        "\n", "\r\n").encode()
+    assert (
+        data == TOML.replace('VERSION = "dev"', 'VERSION = "2.0.0"').replace("\n", "\r\n").encode()
+    )
     assert real.stat().st_mode & 0o777 == 0o640
     assert not [p.name for p in real.parent.iterdir() if p.name != "real.toml"]
 
@@ -224,7 +231,8 @@ def test_var_set_without_a_bake_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_init_writes_then_completes_a_bake_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "Dockerfile").write_text(SEED)
@@ -235,8 +243,9 @@ def test_init_writes_then_completes_a_bake_file(
     assert out.split("groups:")[0].split() == ["targets:", "client", "server", "lint"]
     # Hand edits survive a second init, which finds nothing to add.
     path = tmp_path / "bake.toml"
-    path.write_text(path.read_text().replace('tags = ["lint:latest"]',
-                                             'tags = ["lint:latest"]  # mine'))
+    path.write_text(
+        path.read_text().replace('tags = ["lint:latest"]', 'tags = ["lint:latest"]  # mine')
+    )
     before = path.read_text()
     code, out, _ = run(tmp_path, "init")
     assert code == 0
@@ -251,10 +260,12 @@ def test_init_of_a_missing_dockerfile(tmp_path: Path, monkeypatch: pytest.Monkey
     assert err.startswith("error: nope.Dockerfile: cannot read nope.Dockerfile")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["print"], ["plan"]],
-                         ids=["help", "list", "print", "plan"])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["list"], ["print"], ["plan"]], ids=["help", "list", "print", "plan"]
+)
 def test_commands_without_a_daemon_import_no_docker_trio_or_rich(
-    project: Path, args: list[str],
+    project: Path,
+    args: list[str],
 ) -> None:
     import subprocess
     import sys
@@ -266,13 +277,15 @@ def test_commands_without_a_daemon_import_no_docker_trio_or_rich(
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'trio', 'rich'))\n"
         "print(','.join(heavy), file=sys.stderr)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True
+    )
     assert out.stderr.strip() == ""
 
 
 def test_init_into_another_folder_writes_paths_from_that_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "Dockerfile").write_text(SEED)
@@ -295,14 +308,24 @@ def _errors() -> list[tuple[BakeryError, int]]:
     from bakery.engine.context import ContextChanged
     from bakery.engine.push import PushFailed
 
-    return [(ConfigError("x"), 2), (CycleError("inherits", ["a", "a"]), 2),
-            (DockerfileError("x"), 2), (IgnoreError("x"), 2), (ShellError("x"), 2),
-            (BuildFailed("x"), 1), (DaemonUnreachable("x"), 1), (ContextChanged("x"), 1),
-            (PushFailed("x"), 1)]
+    return [
+        (ConfigError("x"), 2),
+        (CycleError("inherits", ["a", "a"]), 2),
+        (DockerfileError("x"), 2),
+        (IgnoreError("x"), 2),
+        (ShellError("x"), 2),
+        (BuildFailed("x"), 1),
+        (DaemonUnreachable("x"), 1),
+        (ContextChanged("x"), 1),
+        (PushFailed("x"), 1),
+    ]
 
 
-@pytest.mark.parametrize(("error", "code"), _errors(),
-                         ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v))
+@pytest.mark.parametrize(
+    ("error", "code"),
+    _errors(),
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
 def test_each_kind_of_error_has_its_documented_exit_code(error: BakeryError, code: int) -> None:
     assert error.exit_code == code
 
@@ -312,7 +335,11 @@ def test_the_documented_exit_codes_are_the_table() -> None:
 
     root = Path(__file__).resolve().parents[1]
     assert {o: EXIT_CODES[o] for o in Outcome} == {
-        Outcome.OK: 0, Outcome.FAILED: 1, Outcome.USAGE: 2, Outcome.INTERRUPTED: 130}
+        Outcome.OK: 0,
+        Outcome.FAILED: 1,
+        Outcome.USAGE: 2,
+        Outcome.INTERRUPTED: 130,
+    }
     reference = (root / "docs" / "cli.md").read_text()
     readme = " ".join((root / "README.md").read_text().split())
     help_text = " ".join(build_parser().format_help().split())

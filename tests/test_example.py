@@ -18,14 +18,27 @@ EXAMPLE = ROOT / "examples" / "buildme"
 
 
 def test_example_builds_two_small_images_that_talk(docker_client: docker.DockerClient) -> None:
-    go_image = subprocess.run([str(ROOT / "scripts" / "go-image")], check=True,
-                              capture_output=True, text=True).stdout.strip()
+    go_image = subprocess.run(
+        [str(ROOT / "scripts" / "go-image")], check=True, capture_output=True, text=True
+    ).stdout.strip()
     prefix = f"bakery-example-{uuid.uuid4().hex[:8]}"
     with cleanup_images(docker_client, prefix):
-        run = bakery(EXAMPLE, "build", "all", "--var", f"GO_IMAGE={go_image}",
-                     "--set", f"client.tags={prefix}-client", "--set",
-                     f"server.tags={prefix}-server", "--progress", "plain", "--report", "json",
-                     timeout=600)
+        run = bakery(
+            EXAMPLE,
+            "build",
+            "all",
+            "--var",
+            f"GO_IMAGE={go_image}",
+            "--set",
+            f"client.tags={prefix}-client",
+            "--set",
+            f"server.tags={prefix}-server",
+            "--progress",
+            "plain",
+            "--report",
+            "json",
+            timeout=600,
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         report = {t["name"]: t for t in json.loads(run.stdout)["targets"]}
         for name in ("client", "server"):
@@ -38,12 +51,15 @@ def test_example_builds_two_small_images_that_talk(docker_client: docker.DockerC
         network = docker_client.networks.create(prefix, internal=True)
         server = None
         try:
-            server = docker_client.containers.run(f"{prefix}-server", detach=True,
-                                                  name=f"{prefix}-srv", network=prefix)
+            server = docker_client.containers.run(
+                f"{prefix}-server", detach=True, name=f"{prefix}-srv", network=prefix
+            )
             out = docker_client.containers.run(
-                f"{prefix}-client", ["-server", f"http://{prefix}-srv:8080", "-name", "bakery",
-                                     "-retries", "50"],
-                network=prefix, remove=True)
+                f"{prefix}-client",
+                ["-server", f"http://{prefix}-srv:8080", "-name", "bakery", "-retries", "50"],
+                network=prefix,
+                remove=True,
+            )
             assert out.decode().strip() == "Hello, bakery!"
         finally:
             if server is not None:

@@ -19,11 +19,12 @@ def test_it_imports_only_the_standard_library() -> None:
     tree = ast.parse(MODULE.read_text(), str(MODULE))
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert not {n for n in names if n.split(".")[0] not in sys.stdlib_module_names} - {
-        "__future__"}
-    code = ("import sys, bakery.files\n"
-            "print(','.join(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in ('docker', 'trio', 'rich'))))")
+    assert not {n for n in names if n.split(".")[0] not in sys.stdlib_module_names} - {"__future__"}
+    code = (
+        "import sys, bakery.files\n"
+        "print(','.join(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('docker', 'trio', 'rich'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -45,13 +46,18 @@ def test_a_new_file_gets_the_umask_s_mode(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("before", "text", "after"),
-    [(b"a\r\nb\r\n", "x\ny\n", b"x\r\ny\r\n"),
-     (b"a\nb\n", "x\ny\n", b"x\ny\n"),
-     (b"a\r\n", "no line break", b"no line break")],
+    [
+        (b"a\r\nb\r\n", "x\ny\n", b"x\r\ny\r\n"),
+        (b"a\nb\n", "x\ny\n", b"x\ny\n"),
+        (b"a\r\n", "no line break", b"no line break"),
+    ],
     ids=["crlf-kept", "lf-kept", "no-line-break"],
 )
 def test_an_existing_file_keeps_its_line_endings_and_mode(
-    tmp_path: Path, before: bytes, text: str, after: bytes,
+    tmp_path: Path,
+    before: bytes,
+    text: str,
+    after: bytes,
 ) -> None:
     path = tmp_path / "file.txt"
     path.write_bytes(before)
@@ -74,7 +80,8 @@ def test_a_symlink_is_followed_and_kept(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = tmp_path / "file.txt"
     path.write_text("old\n")
@@ -92,8 +99,12 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [(".file.txt.123.tmp", True), ("file.txt.123.tmp", False), (".file.txt.123", False),
-     (".other.txt.123.tmp", False)],
+    [
+        (".file.txt.123.tmp", True),
+        ("file.txt.123.tmp", False),
+        (".file.txt.123", False),
+        (".other.txt.123.tmp", False),
+    ],
 )
 def test_is_temporary(tmp_path: Path, name: str, expected: bool) -> None:
     assert is_temporary(tmp_path / name, of=tmp_path / "file.txt") is expected

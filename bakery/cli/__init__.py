@@ -23,8 +23,9 @@ from bakery.core.errors import BakeryError
 __all__ = ["build_parser", "main", "report_error"]
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     """Run bakery; return the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -65,5 +66,13 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | Non
     return None
 
 
-_COMMANDS = {"build": cmd_build, "plan": cmd_plan, "print": cmd_print, "list": cmd_list,
-             "prune": cmd_prune, "push": cmd_push, "init": cmd_init, "var": cmd_var}
+_COMMANDS = {
+    "build": cmd_build,
+    "plan": cmd_plan,
+    "print": cmd_print,
+    "list": cmd_list,
+    "prune": cmd_prune,
+    "push": cmd_push,
+    "init": cmd_init,
+    "var": cmd_var,
+}

@@ -33,8 +33,11 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     report_file = Path(args.report_file) if args.report_file else None
     if report_file is not None and not report_file.parent.is_dir():
         # Found before building, so that a release script does not lose its report.
-        raise ConfigError(f"no folder {str(report_file.parent)!r} for the report file",
-                          where="--report-file", hint="create the folder first")
+        raise ConfigError(
+            f"no folder {str(report_file.parent)!r} for the report file",
+            where="--report-file",
+            hint="create the folder first",
+        )
     project = load_project(args)
     names = project.select(args.names)
     plan = make_plan(project.targets, names, DockerfileCache().graph)
@@ -43,17 +46,27 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     if backend.name == "buildkit":
         for name, planned in plan.targets.items():
             if planned.target.shm_size:
-                sys.stderr.write(f"warning: target.{name}: shm-size has no effect on "
-                                 "BuildKit (the daemon ignores it); --builder classic "
-                                 "applies it\n")
+                sys.stderr.write(
+                    f"warning: target.{name}: shm-size has no effect on "
+                    "BuildKit (the daemon ignores it); --builder classic "
+                    "applies it\n"
+                )
     jobs = args.jobs or int(client.info().get("NCPU") or 2)
     progress = make_progress(args.progress, plan, sys.stderr)
     with progress:
-        runner = daemon_runner(plan, client, backend,
-                        RunOptions(jobs=jobs, keep_going=args.keep_going,
-                                   no_cache=args.no_cache, pull=args.pull,
-                                   state_dir=(Path.cwd() / project.files[0]).parent / ".bakery"),
-                        progress)
+        runner = daemon_runner(
+            plan,
+            client,
+            backend,
+            RunOptions(
+                jobs=jobs,
+                keep_going=args.keep_going,
+                no_cache=args.no_cache,
+                pull=args.pull,
+                state_dir=(Path.cwd() / project.files[0]).parent / ".bakery",
+            ),
+            progress,
+        )
         result = trio.run(lambda: runner.run(handle_sigint=True))
     code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
     facts = image_sizes(Images(client).sizes(images_to_inspect(plan, result)))
@@ -64,8 +77,12 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         try:
             write_json_atomic(report_file, doc)
         except OSError as error:
-            report_error(BakeryError(f"cannot write the report: {error.strerror or error}",
-                                     where=str(report_file)), sys.stderr)
+            report_error(
+                BakeryError(
+                    f"cannot write the report: {error.strerror or error}", where=str(report_file)
+                ),
+                sys.stderr,
+            )
             code = code or EXIT_FAILED
     # Not a terminal (a CI log, a file): wide enough that tags stay on one line.
     width = None if out.isatty() or "COLUMNS" in os.environ else 120
@@ -108,22 +125,24 @@ def cmd_push(args: argparse.Namespace, out: TextIO) -> int:
     missing = missing_images(client, tags)
     if missing:
         target, tag = missing[0]
-        raise PushFailed(f"target {target} is not built: no image tagged {tag}",
-                         where=f"target.{target}", hint="run `bakery build` first, "
-                         "or `bakery build --push` to build and push")
+        raise PushFailed(
+            f"target {target} is not built: no image tagged {tag}",
+            where=f"target.{target}",
+            hint="run `bakery build` first, or `bakery build --push` to build and push",
+        )
     outcomes = trio.run(lambda: push_all(client, tags, jobs=args.jobs))
     failed = [o for o in outcomes if o.error]
     for o in outcomes:
         if o.digest:
             out.write(f"pushed {o.tag} {o.digest}\n")
     for o in failed:
-        report_error(PushFailed(o.error or "", where=f"target.{o.target}", hint=o.hint),
-                     sys.stderr)
+        report_error(PushFailed(o.error or "", where=f"target.{o.target}", hint=o.hint), sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
-                      code: int, *, jobs: int) -> tuple[int, Any]:
+def _push_after_build(
+    client: Any, plan: Any, result: Any, facts: Any, code: int, *, jobs: int
+) -> tuple[int, Any]:
     """``build --push``: only when every requested target built, push them all."""
     import dataclasses
 
@@ -143,7 +162,8 @@ def _push_after_build(client: Any, plan: Any, result: Any, facts: Any,
         if o.digest:
             pushed[o.target] = (*pushed.get(o.target, ()), Pushed(o.tag, o.digest))
         else:
-            report_error(BakeryError(o.error or "", where=f"target.{o.target}", hint=o.hint),
-                         sys.stderr)
+            report_error(
+                BakeryError(o.error or "", where=f"target.{o.target}", hint=o.hint), sys.stderr
+            )
             code = EXIT_FAILED
     return code, dataclasses.replace(facts, pushed=pushed)

@@ -64,8 +64,10 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     result = prune(connect())
     for ref, why in result.kept:
         out.write(f"kept {ref}: {why}\n")
-    out.write(f"removed {len(result.removed)} stage images"
-              f" ({human_size(result.reclaimed)}), untagged {len(result.untagged)}\n")
+    out.write(
+        f"removed {len(result.removed)} stage images"
+        f" ({human_size(result.reclaimed)}), untagged {len(result.untagged)}\n"
+    )
     return EXIT_OK
 
 
@@ -79,16 +81,25 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     try:
         text = dockerfile.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(f"cannot read {args.dockerfile}: {err.strerror}",
-                          where=args.dockerfile, hint="name the Dockerfile to read") from None
-    graph = read_stages(parse_dockerfile(text, name=args.dockerfile),
-                        platform=Platform(build=host_platform_name()))
+        raise ConfigError(
+            f"cannot read {args.dockerfile}: {err.strerror}",
+            where=args.dockerfile,
+            hint="name the Dockerfile to read",
+        ) from None
+    graph = read_stages(
+        parse_dockerfile(text, name=args.dockerfile), platform=Platform(build=host_platform_name())
+    )
     target = Path(args.files[-1] if args.files else "bake.toml")
     existing = target.read_text(encoding="utf-8") if target.exists() else None
     # Paths in a bake file are relative to its own folder (the default context).
     relative = os.path.relpath(dockerfile.resolve(), target.resolve().parent)
-    new, added = init_text(existing, graph, dockerfile=relative.replace(os.sep, "/"),
-                           project=Path.cwd().name, where=str(target))
+    new, added = init_text(
+        existing,
+        graph,
+        dockerfile=relative.replace(os.sep, "/"),
+        project=Path.cwd().name,
+        where=str(target),
+    )
     if added:
         write_text_atomically(target, new)
     verb = "wrote" if existing is None else "updated"
@@ -105,8 +116,11 @@ def cmd_var(args: argparse.Namespace, out: TextIO) -> int:
     try:
         text = target.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"no {target} here", where=str(target),
-                          hint="write one with `bakery init`, or name it with -f") from None
+        raise ConfigError(
+            f"no {target} here",
+            where=str(target),
+            hint="write one with `bakery init`, or name it with -f",
+        ) from None
     write_text_atomically(target, set_variable(text, args.name, args.value, where=str(target)))
     out.write(f"{target}: {args.name} = {args.value!r}\n")
     return EXIT_OK

@@ -17,123 +17,239 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--file", dest="files", action="append", default=[],
-                        metavar="FILE",
-                        help="bake file (repeatable; later files override earlier ones). "
-                             "Default: bake.toml, then bake.override.toml when present")
-    parser.add_argument("--var", dest="vars", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a variable; wins over the environment and the file")
-    parser.add_argument("--set", dest="sets", action="append", default=[],
-                        metavar="PATTERN.KEY=VALUE",
-                        help="override an attribute of every target matching the glob PATTERN; "
-                             "KEY+=VALUE appends to a list or map")
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="bake file (repeatable; later files override earlier ones). "
+        "Default: bake.toml, then bake.override.toml when present",
+    )
+    parser.add_argument(
+        "--var",
+        dest="vars",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable; wins over the environment and the file",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATTERN.KEY=VALUE",
+        help="override an attribute of every target matching the glob PATTERN; "
+        "KEY+=VALUE appends to a list or map",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bakery",
         description="Declarative build orchestrator for multi-stage container images. "
-                    "Reads bake.toml, plans the stages of every requested target as one "
-                    "graph, builds each shared stage once and the rest concurrently.",
-        epilog="Exit codes: " + "; ".join(f"{EXIT_CODES[o]} {o.value}" for o in Outcome)
-               + ". Run `bakery COMMAND --help` for a command's options.",
+        "Reads bake.toml, plans the stages of every requested target as one "
+        "graph, builds each shared stage once and the rest concurrently.",
+        epilog="Exit codes: "
+        + "; ".join(f"{EXIT_CODES[o]} {o.value}" for o in Outcome)
+        + ". Run `bakery COMMAND --help` for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"bakery {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("build", help="build targets and groups; report at the end",
-                       description="Build the named targets and groups as one plan: every "
-                                   "shared stage once, independent stages concurrently, tags "
-                                   "moved only for targets that succeeded.")
-    p.add_argument("names", nargs="*", metavar="NAME", help="targets or groups "
-                   "(default: the group `default` if defined, else `all`)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
-                   help="stage builds at once (default: the daemon's CPU count)")
+    p = sub.add_parser(
+        "build",
+        help="build targets and groups; report at the end",
+        description="Build the named targets and groups as one plan: every "
+        "shared stage once, independent stages concurrently, tags "
+        "moved only for targets that succeeded.",
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="targets or groups (default: the group `default` if defined, else `all`)",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stage builds at once (default: the daemon's CPU count)",
+    )
     p.add_argument("--no-cache", action="store_true", help="rebuild every stage from scratch")
-    p.add_argument("--pull", action="store_true",
-                   help="pull every external base image before building")
-    p.add_argument("--push", action="store_true",
-                   help="after every requested target has built, push all their tags at "
-                        "once; a failed build pushes nothing")
-    p.add_argument("--keep-going", action="store_true",
-                   help="after a failure, let independent targets finish")
-    p.add_argument("--progress", choices=["auto", "tty", "plain", "quiet"], default="auto",
-                   help="tty: a live view, one line per running stage; plain: log lines "
-                        "prefixed [target/stage]; quiet: only the report and errors; auto "
-                        "(default): tty when standard error is a terminal, else plain")
-    p.add_argument("--report", choices=["table", "json", "markdown", "none"], default="table",
-                   help="the report on standard output after the build: a table (default), "
-                        "JSON (docs/report.md), Markdown for a CI job summary, or none")
-    p.add_argument("--report-file", metavar="PATH", default=None,
-                   help="also write the JSON report to PATH (atomically), whatever --report is")
-    p.add_argument("--builder", choices=["auto", "buildkit", "classic"], default="auto",
-                   help="BuildKit, the classic builder, or auto: BuildKit when the daemon "
-                        "offers it (default)")
+    p.add_argument(
+        "--pull", action="store_true", help="pull every external base image before building"
+    )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="after every requested target has built, push all their tags at "
+        "once; a failed build pushes nothing",
+    )
+    p.add_argument(
+        "--keep-going", action="store_true", help="after a failure, let independent targets finish"
+    )
+    p.add_argument(
+        "--progress",
+        choices=["auto", "tty", "plain", "quiet"],
+        default="auto",
+        help="tty: a live view, one line per running stage; plain: log lines "
+        "prefixed [target/stage]; quiet: only the report and errors; auto "
+        "(default): tty when standard error is a terminal, else plain",
+    )
+    p.add_argument(
+        "--report",
+        choices=["table", "json", "markdown", "none"],
+        default="table",
+        help="the report on standard output after the build: a table (default), "
+        "JSON (docs/report.md), Markdown for a CI job summary, or none",
+    )
+    p.add_argument(
+        "--report-file",
+        metavar="PATH",
+        default=None,
+        help="also write the JSON report to PATH (atomically), whatever --report is",
+    )
+    p.add_argument(
+        "--builder",
+        choices=["auto", "buildkit", "classic"],
+        default="auto",
+        help="BuildKit, the classic builder, or auto: BuildKit when the daemon offers it (default)",
+    )
     _common(p)
 
-    p = sub.add_parser("plan", help="dry run: the stage graph, shared stages and build order",
-                       description="Show the plan for the named targets and groups without "
-                                   "building: every stage build (node) once, which targets "
-                                   "share it, the order in waves, and the external images "
-                                   "needed.")
-    p.add_argument("names", nargs="*", metavar="NAME", help="targets or groups "
-                   "(default: the group `default` if defined, else `all`)")
-    p.add_argument("--format", choices=["text", "json"], default="text",
-                   help="text (default) or json")
+    p = sub.add_parser(
+        "plan",
+        help="dry run: the stage graph, shared stages and build order",
+        description="Show the plan for the named targets and groups without "
+        "building: every stage build (node) once, which targets "
+        "share it, the order in waves, and the external images "
+        "needed.",
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="targets or groups (default: the group `default` if defined, else `all`)",
+    )
+    p.add_argument(
+        "--format", choices=["text", "json"], default="text", help="text (default) or json"
+    )
     _common(p)
 
-    p = sub.add_parser("print", help="the resolved configuration as JSON",
-                       description="Print the resolved configuration of the named targets "
-                                   "and groups as JSON: variables expanded, inheritance and "
-                                   "--set applied.")
-    p.add_argument("names", nargs="*", metavar="NAME",
-                   help="targets or groups (default: `default` if defined, else `all`)")
+    p = sub.add_parser(
+        "print",
+        help="the resolved configuration as JSON",
+        description="Print the resolved configuration of the named targets "
+        "and groups as JSON: variables expanded, inheritance and "
+        "--set applied.",
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="targets or groups (default: `default` if defined, else `all`)",
+    )
     _common(p)
 
-    p = sub.add_parser("push", help="push every tag of already-built targets, concurrently",
-                       description="Push every tag of the named targets and groups, all at "
-                                   "once, and print the digest each got. The targets must be "
-                                   "built (their tags on the daemon); a target without tags is "
-                                   "skipped with a warning.")
-    p.add_argument("names", nargs="*", metavar="NAME",
-                   help="targets or groups (default: `default` if defined, else `all`)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=4, metavar="N",
-                   help="pushes at once (default: 4)")
+    p = sub.add_parser(
+        "push",
+        help="push every tag of already-built targets, concurrently",
+        description="Push every tag of the named targets and groups, all at "
+        "once, and print the digest each got. The targets must be "
+        "built (their tags on the daemon); a target without tags is "
+        "skipped with a warning.",
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="targets or groups (default: `default` if defined, else `all`)",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="pushes at once (default: 4)",
+    )
     _common(p)
 
-    p = sub.add_parser("prune", help="remove bakery's intermediate stage images",
-                       description="Remove the intermediate stage images bakery made (every "
-                                   "tag under bakery-stage, and untagged images labelled "
-                                   "dev.bakery.role=stage), and nothing else. Targets' images "
-                                   "and their tags are kept.")
+    p = sub.add_parser(
+        "prune",
+        help="remove bakery's intermediate stage images",
+        description="Remove the intermediate stage images bakery made (every "
+        "tag under bakery-stage, and untagged images labelled "
+        "dev.bakery.role=stage), and nothing else. Targets' images "
+        "and their tags are kept.",
+    )
 
-    p = sub.add_parser("init", help="write a bake.toml with one target per final stage",
-                       description="Write bake.toml (or the -f file) with one target per final "
-                                   "stage of DOCKERFILE (a stage no other stage reads from), "
-                                   "tagged NAME:latest, and a default group. When the file "
-                                   "exists, add only the targets it lacks, keeping its "
-                                   "comments and layout.")
-    p.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE",
-                   help="the Dockerfile to read (default: Dockerfile)")
-    p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
-                   help="the bake file to write (default: bake.toml)")
+    p = sub.add_parser(
+        "init",
+        help="write a bake.toml with one target per final stage",
+        description="Write bake.toml (or the -f file) with one target per final "
+        "stage of DOCKERFILE (a stage no other stage reads from), "
+        "tagged NAME:latest, and a default group. When the file "
+        "exists, add only the targets it lacks, keeping its "
+        "comments and layout.",
+    )
+    p.add_argument(
+        "dockerfile",
+        nargs="?",
+        default="Dockerfile",
+        metavar="DOCKERFILE",
+        help="the Dockerfile to read (default: Dockerfile)",
+    )
+    p.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the bake file to write (default: bake.toml)",
+    )
 
-    p = sub.add_parser("var", help="change variables in the bake file",
-                       description="Change the bake file's variables in place, keeping its "
-                                   "comments and layout.")
-    var = p.add_subparsers(dest="var_command", metavar="ACTION", parser_class=_Parser,
-                           help="set: change one variable",
-                           required=True)
-    q = var.add_parser("set", help="set NAME to VALUE in [variables]",
-                       description="Set NAME to VALUE in the [variables] table of the bake "
-                                   "file (added when missing), keeping comments and layout.")
+    p = sub.add_parser(
+        "var",
+        help="change variables in the bake file",
+        description="Change the bake file's variables in place, keeping its comments and layout.",
+    )
+    var = p.add_subparsers(
+        dest="var_command",
+        metavar="ACTION",
+        parser_class=_Parser,
+        help="set: change one variable",
+        required=True,
+    )
+    q = var.add_parser(
+        "set",
+        help="set NAME to VALUE in [variables]",
+        description="Set NAME to VALUE in the [variables] table of the bake "
+        "file (added when missing), keeping comments and layout.",
+    )
     q.add_argument("name", metavar="NAME", help="the variable")
     q.add_argument("value", metavar="VALUE", help="its new value")
-    q.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
-                   help="the bake file to change (default: bake.toml)")
+    q.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the bake file to change (default: bake.toml)",
+    )
 
-    p = sub.add_parser("list", help="targets and groups with their descriptions",
-                       description="List every target and group of the bake files.")
+    p = sub.add_parser(
+        "list",
+        help="targets and groups with their descriptions",
+        description="List every target and group of the bake files.",
+    )
     _common(p)
     return parser
 

@@ -49,14 +49,18 @@ class Build:
 def no_cache(plan: Plan, node: Node, everywhere: bool) -> bool:
     """``--no-cache`` (``everywhere``), or ``no-cache = true`` on a target sharing ``node``."""
     return everywhere or any(
-        plan.targets[t].target.no_cache for t in node.targets if t in plan.targets)
+        plan.targets[t].target.no_cache for t in node.targets if t in plan.targets
+    )
 
 
 def classic_builds(plan: Plan) -> list[Build]:
     """One build per node, after what the plan says it waits for."""
     return [
         Build(
-            id=_node_build(node_id), kind=BuildKind.NODE, top=node_id, nodes=(node_id,),
+            id=_node_build(node_id),
+            kind=BuildKind.NODE,
+            top=node_id,
+            nodes=(node_id,),
             after=tuple(_node_build(d) for d in plan.waits_for(node_id)),
             targets=tuple(t for t in node.final_for if t in plan.targets),
         )
@@ -87,8 +91,9 @@ def run_by(plan: Plan) -> dict[str, frozenset[str]]:
     return {n: frozenset(t) for n, t in out.items()}
 
 
-def split_candidates(plan: Plan, reads_context: Collection[str], *,
-                     no_cache_everywhere: bool) -> dict[str, tuple[str, ...]]:
+def split_candidates(
+    plan: Plan, reads_context: Collection[str], *, no_cache_everywhere: bool
+) -> dict[str, tuple[str, ...]]:
     """The nodes BuildKit could split off, each with the targets whose builds run
     it, before their size is known: run by two target builds or more, reading the
     context (``reads_context``), and buildable as a target of their own. Not:
@@ -101,8 +106,11 @@ def split_candidates(plan: Plan, reads_context: Collection[str], *,
     for node_id, node in plan.nodes.items():
         users = tuple(sorted(runs.get(node_id, ())))
         stage = node.stage
-        if (len(users) < 2 or node_id not in reads_context
-                or no_cache(plan, node, no_cache_everywhere)):
+        if (
+            len(users) < 2
+            or node_id not in reads_context
+            or no_cache(plan, node, no_cache_everywhere)
+        ):
             continue
         if stage.written_name is None and stage.index != len(node.graph.stages) - 1:
             continue
@@ -117,13 +125,20 @@ def split_candidates(plan: Plan, reads_context: Collection[str], *,
 def after_split(plan: Plan, node_id: str, users: Iterable[str]) -> tuple[str, ...]:
     """The nodes the users' builds run after the split ``node_id``: what must not
     read bakery's Dockerfile for the split to be made."""
-    return tuple(dict.fromkeys(
-        n for t in users if plan.targets[t].node != node_id
-        for n in build_nodes(plan, plan.targets[t].node, stops={node_id}) if n != node_id))
+    return tuple(
+        dict.fromkeys(
+            n
+            for t in users
+            if plan.targets[t].node != node_id
+            for n in build_nodes(plan, plan.targets[t].node, stops={node_id})
+            if n != node_id
+        )
+    )
 
 
-def buildkit_builds(plan: Plan, splits: Mapping[str, tuple[str, ...]], *,
-                    no_cache_everywhere: bool) -> list[Build]:
+def buildkit_builds(
+    plan: Plan, splits: Mapping[str, tuple[str, ...]], *, no_cache_everywhere: bool
+) -> list[Build]:
     """A build per split (first) and per target. Without the cache every target
     goes at once, whatever ``--jobs`` says: BuildKit then shares a stage only
     between builds that run at the same time."""
@@ -131,29 +146,45 @@ def buildkit_builds(plan: Plan, splits: Mapping[str, tuple[str, ...]], *,
     for node_id, users in splits.items():
         nodes = build_nodes(plan, node_id, splits)
         needed = _common_needs(plan, users)
-        builds.append(Build(
-            id=_split_build(node_id), kind=BuildKind.SPLIT, top=node_id, nodes=nodes,
-            after=(*(_target_build(t) for t in needed),
-                   *(_split_build(p) for p in _split_parents(plan, nodes, splits))),
-            targets=tuple(t for t in plan.nodes[node_id].final_for if t in plan.targets),
-            users=users,
-        ))
+        builds.append(
+            Build(
+                id=_split_build(node_id),
+                kind=BuildKind.SPLIT,
+                top=node_id,
+                nodes=nodes,
+                after=(
+                    *(_target_build(t) for t in needed),
+                    *(_split_build(p) for p in _split_parents(plan, nodes, splits)),
+                ),
+                targets=tuple(t for t in plan.nodes[node_id].final_for if t in plan.targets),
+                users=users,
+            )
+        )
     for name, planned in plan.targets.items():
-        builds.append(Build(
-            id=_target_build(name), kind=BuildKind.TARGET, top=planned.node,
-            nodes=build_nodes(plan, planned.node, splits),
-            after=(*(_target_build(t) for t in target_needs(plan, name)),
-                   *(_split_build(n) for n in planned.nodes if n in splits)),
-            targets=(name,), users=(name,), limited=not no_cache_everywhere,
-        ))
+        builds.append(
+            Build(
+                id=_target_build(name),
+                kind=BuildKind.TARGET,
+                top=planned.node,
+                nodes=build_nodes(plan, planned.node, splits),
+                after=(
+                    *(_target_build(t) for t in target_needs(plan, name)),
+                    *(_split_build(n) for n in planned.nodes if n in splits),
+                ),
+                targets=(name,),
+                users=(name,),
+                limited=not no_cache_everywhere,
+            )
+        )
     return builds
 
 
 def target_needs(plan: Plan, name: str) -> tuple[str, ...]:
     """The targets ``name`` needs directly: ``depends-on`` and ``target:`` contexts."""
     target = plan.targets[name].target
-    contexts = [v[len(TARGET_PREFIX):] for v in target.contexts.values()
-                if v.startswith(TARGET_PREFIX)]
+    contexts = [
+        v[len(TARGET_PREFIX) :] for v in target.contexts.values() if v.startswith(TARGET_PREFIX)
+    ]
     return tuple(dict.fromkeys([*target.depends_on, *contexts]))
 
 
@@ -174,9 +205,14 @@ def _common_needs(plan: Plan, users: Iterable[str]) -> list[str]:
 
 def _split_parents(plan: Plan, nodes: tuple[str, ...], splits: Collection[str]) -> list[str]:
     """The splits outside ``nodes`` that the stages of ``nodes`` start from or copy from."""
-    return list(dict.fromkeys(
-        parent for n in nodes for parent in plan.nodes[n].sources.values()
-        if parent in splits and parent not in nodes))
+    return list(
+        dict.fromkeys(
+            parent
+            for n in nodes
+            for parent in plan.nodes[n].sources.values()
+            if parent in splits and parent not in nodes
+        )
+    )
 
 
 def _node_build(node_id: str) -> str:

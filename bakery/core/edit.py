@@ -25,16 +25,21 @@ def _parse(text: str, where: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as err:
-        raise ConfigError(f"invalid TOML: {err}", where=f"{where}:{err.line}",
-                          hint="fix the file first; bakery edits only valid files") from None
+        raise ConfigError(
+            f"invalid TOML: {err}",
+            where=f"{where}:{err.line}",
+            hint="fix the file first; bakery edits only valid files",
+        ) from None
 
 
 def set_variable(text: str, name: str, value: str, *, where: str = "bake.toml") -> str:
     """``text`` with ``[variables] NAME = "VALUE"`` set, everything else kept."""
     if not _NAME.match(name):
-        raise ConfigError(f'"{name}" is not a variable name', where=where,
-                          hint="a name has letters, digits and _, and does not start "
-                               "with a digit")
+        raise ConfigError(
+            f'"{name}" is not a variable name',
+            where=where,
+            hint="a name has letters, digits and _, and does not start with a digit",
+        )
     doc = _parse(text, where)
     variables = doc.get("variables")
     if variables is None:
@@ -51,14 +56,17 @@ def set_variable(text: str, name: str, value: str, *, where: str = "bake.toml") 
         # variables = { A = "1" }: set the key in place, the line keeps its form.
         variables[name] = value
     elif not isinstance(variables, Table):
-        raise ConfigError('"variables" is not a table', where=where,
-                          hint="write it as [variables]")
+        raise ConfigError('"variables" is not a table', where=where, hint="write it as [variables]")
     elif name in variables:
         old = variables.item(name)
         if not isinstance(old, tomlkit.items.Item) or isinstance(
-                old, Table | tomlkit.items.InlineTable | tomlkit.items.AoT):
-            raise ConfigError(f'"variables.{name}" is a table, not a value', where=where,
-                              hint="a variable is a string")
+            old, Table | tomlkit.items.InlineTable | tomlkit.items.AoT
+        ):
+            raise ConfigError(
+                f'"variables.{name}" is a table, not a value',
+                where=where,
+                hint="a variable is a string",
+            )
         new = tomlkit.item(value)
         new.trivia.comment = old.trivia.comment
         new.trivia.comment_ws = old.trivia.comment_ws
@@ -88,17 +96,24 @@ def init_text(
     the text and the names of the targets added."""
     doc = _parse(existing, where) if existing is not None else tomlkit.document()
     if existing is None:
-        doc.add(tomlkit.comment("bakery build file: `bakery list`, `bakery plan`, "
-                                "`bakery build`. See docs/bake-toml.md."))
+        doc.add(
+            tomlkit.comment(
+                "bakery build file: `bakery list`, `bakery plan`, "
+                "`bakery build`. See docs/bake-toml.md."
+            )
+        )
         doc.add(tomlkit.nl())
     targets = doc.get("target")
     if targets is None:
         targets = tomlkit.table(is_super_table=True)
         doc.add("target", targets)
     elif not isinstance(targets, Table):
-        raise ConfigError('"target" is not written as [target.NAME] tables', where=where,
-                          hint="bakery init adds [target.NAME] tables; write the targets "
-                               "that way, or add them by hand")
+        raise ConfigError(
+            '"target" is not written as [target.NAME] tables',
+            where=where,
+            hint="bakery init adds [target.NAME] tables; write the targets "
+            "that way, or add them by hand",
+        )
     # Stages some target already builds: by stage name, or "" for the last stage.
     built = set()
     for table in targets.values():

@@ -28,12 +28,14 @@ class Outcome(enum.Enum):
     INTERRUPTED = "interrupted"
 
 
-EXIT_CODES: Final[Mapping[Outcome, int]] = MappingProxyType({
-    Outcome.OK: 0,
-    Outcome.FAILED: 1,  # also: the daemon could not be reached, a pull failed
-    Outcome.USAGE: 2,  # a bad bake file, Dockerfile, name or option
-    Outcome.INTERRUPTED: 130,  # 128 + SIGINT, as shells report Ctrl-C
-})
+EXIT_CODES: Final[Mapping[Outcome, int]] = MappingProxyType(
+    {
+        Outcome.OK: 0,
+        Outcome.FAILED: 1,  # also: the daemon could not be reached, a pull failed
+        Outcome.USAGE: 2,  # a bad bake file, Dockerfile, name or option
+        Outcome.INTERRUPTED: 130,  # 128 + SIGINT, as shells report Ctrl-C
+    }
+)
 
 
 class BakeryError(Exception):

@@ -42,7 +42,7 @@ def find_cycle(graph: Mapping[N, Iterable[N]]) -> tuple[N, ...] | None:
                 continue
             state = colour.get(child, WHITE)
             if state == GREY:
-                return (*path[path.index(child):], child)
+                return (*path[path.index(child) :], child)
             if state == WHITE:
                 colour[child] = GREY
                 path.append(child)

@@ -144,14 +144,15 @@ def make_plan(
                 elif src.kind is SourceKind.CONTEXT:
                     value = target.contexts.get(src.ref, "")
                     if value.startswith(TARGET_PREFIX):
-                        other = value[len(TARGET_PREFIX):]
+                        other = value[len(TARGET_PREFIX) :]
                         context_targets[src.ref] = other
                         needs.append(planned[other].node)
             args = effective_args(stage, target.args)
             platform = stage.platform or target.platform
             reads_target = bool(TARGET_PLATFORM_ARGS & set(stage.arg_names))
             identity = {
-                "dockerfile": target.dockerfile_inline if target.dockerfile_inline is not None
+                "dockerfile": target.dockerfile_inline
+                if target.dockerfile_inline is not None
                 else target.dockerfile,
                 "context": target.context,
                 "stage": stage.index,
@@ -160,8 +161,11 @@ def make_plan(
                 "target_platform": target.platform if reads_target else None,
                 "sources": [[s.kind.value, s.ref] for s in stage.sources],
                 "needs": needs,
-                "contexts": {k: v for k, v in sorted(target.contexts.items())
-                             if not v.startswith(TARGET_PREFIX)},
+                "contexts": {
+                    k: v
+                    for k, v in sorted(target.contexts.items())
+                    if not v.startswith(TARGET_PREFIX)
+                },
                 "network": target.network,
                 "extra_hosts": sorted(target.extra_hosts),
                 "shm_size": target.shm_size,
@@ -172,17 +176,25 @@ def make_plan(
             ids[stage.index] = node_id
             if node_id not in nodes:
                 nodes[node_id] = Node(
-                    id=node_id, stage=stage, graph=graph, target=target, args=args,
-                    platform=platform, needs=tuple(dict.fromkeys(needs)),
+                    id=node_id,
+                    stage=stage,
+                    graph=graph,
+                    target=target,
+                    args=args,
+                    platform=platform,
+                    needs=tuple(dict.fromkeys(needs)),
                     sources=MappingProxyType({i: ids[i] for i in stage.needs}),
                     context_targets=MappingProxyType(context_targets),
                 )
             sharing.setdefault(node_id, set()).add(name)
         final_for.setdefault(ids[final.index], []).append(name)
         planned[name] = PlannedTarget(
-            name=name, target=target, node=ids[final.index],
+            name=name,
+            target=target,
+            node=ids[final.index],
             nodes=tuple(dict.fromkeys(ids[s.index] for s in graph.needed(final))),
-            after=target.depends_on, requested=name in requested,
+            after=target.depends_on,
+            requested=name in requested,
         )
 
     # A target's image includes what its contexts' targets built: share those nodes too.
@@ -191,8 +203,9 @@ def make_plan(
         for node_id in reachable(node_needs, [planned[name].node]):
             sharing[node_id].add(name)
     built = {
-        node_id: replace(node, targets=frozenset(sharing[node_id]),
-                         final_for=tuple(final_for.get(node_id, ())))
+        node_id: replace(
+            node, targets=frozenset(sharing[node_id]), final_for=tuple(final_for.get(node_id, ()))
+        )
         for node_id, node in nodes.items()
     }
     ordered = {i: built[i] for i in topological_order({i: n.needs for i, n in built.items()})}
@@ -215,8 +228,9 @@ def _target_order(targets: Mapping[str, Target], requested: Iterable[str]) -> li
         if name in graph:
             continue
         target = targets[name]
-        deps = [v[len(TARGET_PREFIX):] for v in target.contexts.values()
-                if v.startswith(TARGET_PREFIX)]
+        deps = [
+            v[len(TARGET_PREFIX) :] for v in target.contexts.values() if v.startswith(TARGET_PREFIX)
+        ]
         graph[name] = [*target.depends_on, *deps]
         todo.extend(graph[name])
     try:

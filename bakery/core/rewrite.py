@@ -84,13 +84,15 @@ def stage_alone(
                 if mount.from_:
                     src = src_iter.pop(0)
                     if src in refs:
-                        text = _replace_flag(text, "mount", raw,
-                                             _replace_csv(raw, "from", refs[src]))
+                        text = _replace_flag(
+                            text, "mount", raw, _replace_csv(raw, "from", refs[src])
+                        )
                 elif mount.type == "bind":
                     uses_context = True
         add(text, ins.start_line)
-    return RewrittenDockerfile(text="\n".join(out) + "\n", lines=tuple(lines),
-                             uses_context=uses_context)
+    return RewrittenDockerfile(
+        text="\n".join(out) + "\n", lines=tuple(lines), uses_context=uses_context
+    )
 
 
 def _replace_flag(text: str, name: str, old: str, new: str) -> str:
@@ -121,7 +123,7 @@ def with_refs(graph: StageGraph, refs: Mapping[Source, str]) -> RewrittenDockerf
                 continue
             ins = next(i for i in stage.instructions if i.start_line == src.line)
             first = ins.start_line - 1
-            text = "\n".join(lines[first:ins.end_line])
+            text = "\n".join(lines[first : ins.end_line])
             if src.via == "from":
                 # FROM [--platform=x] ref [AS name]: swap the image word only.
                 old = ins.args[0]
@@ -132,8 +134,10 @@ def with_refs(graph: StageGraph, refs: Mapping[Source, str]) -> RewrittenDockerf
                 for raw in ins.flag_values("mount"):
                     mount = parse_mount(raw)
                     if mount.from_ and mount.from_.lower() == src.ref.lower():
-                        text = _replace_flag(text, "mount", raw,
-                                             _replace_csv(raw, "from", refs[src]))
-            lines[first:ins.end_line] = text.split("\n")
-    return RewrittenDockerfile(text="\n".join(lines) + "\n",
-                             lines=tuple(range(1, len(lines) + 1)), uses_context=True)
+                        text = _replace_flag(
+                            text, "mount", raw, _replace_csv(raw, "from", refs[src])
+                        )
+            lines[first : ins.end_line] = text.split("\n")
+    return RewrittenDockerfile(
+        text="\n".join(lines) + "\n", lines=tuple(range(1, len(lines) + 1)), uses_context=True
+    )

@@ -57,8 +57,15 @@ class Scheduler:
     ``reusable`` names the nodes whose image from an earlier run may be taken
     instead of building them. Builds are offered in the order given."""
 
-    def __init__(self, plan: Plan, builds: Sequence[Build], *, jobs: int = 4,
-                 keep_going: bool = False, reusable: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        builds: Sequence[Build],
+        *,
+        jobs: int = 4,
+        keep_going: bool = False,
+        reusable: Collection[str] = (),
+    ) -> None:
         self.plan = plan
         self.builds = {b.id: b for b in builds}
         self.jobs = max(1, jobs)
@@ -70,8 +77,7 @@ class Scheduler:
         self._nodes: dict[str, Outcome] = {}
         self._targets: dict[str, Status] = {}
         self._skipped: set[str] = set()  # targets whose build was skipped
-        self._runners = run_by(plan) if any(
-            b.kind is not BuildKind.NODE for b in builds) else {}
+        self._runners = run_by(plan) if any(b.kind is not BuildKind.NODE for b in builds) else {}
         self._slots: set[str] = set()  # the builds that hold one of the ``jobs`` slots
 
     # -- what happened -----------------------------------------------------------
@@ -145,8 +151,7 @@ class Scheduler:
                 self._skipped.update(build.targets)
             return Action(Do.SKIP, build, self._own(build), reason)
         if build.kind is BuildKind.NODE:
-            return Action(Do.REUSE if build.top in self.reusable else Do.BUILD, build,
-                          (build.top,))
+            return Action(Do.REUSE if build.top in self.reusable else Do.BUILD, build, (build.top,))
         if build.kind is BuildKind.TARGET:
             if self._ran_elsewhere(build):
                 return Action(Do.TAKE, build)
@@ -162,8 +167,10 @@ class Scheduler:
 
     def _ran_elsewhere(self, build: Build) -> bool:
         """A target whose image is a split's: the split's build made it."""
-        return any(self.builds[d].kind is BuildKind.SPLIT and self.builds[d].top == build.top
-                   for d in build.after)
+        return any(
+            self.builds[d].kind is BuildKind.SPLIT and self.builds[d].top == build.top
+            for d in build.after
+        )
 
     def _blocked(self, build: Build) -> str | None:
         """Why ``build`` cannot run: the first build it waits for that did not end well."""
@@ -183,8 +190,11 @@ class Scheduler:
         targets already skipped) runs."""
         if build.kind is BuildKind.NODE:
             return (build.top,)
-        nodes = self.plan.targets[build.targets[0]].nodes \
-            if build.kind is BuildKind.TARGET else build.nodes
+        nodes = (
+            self.plan.targets[build.targets[0]].nodes
+            if build.kind is BuildKind.TARGET
+            else build.nodes
+        )
         names = set(build.users) | self._skipped
         return tuple(n for n in nodes if self._runners.get(n, frozenset()) <= names)
 

@@ -199,25 +199,29 @@ def read_stages(
             written = args[2]
             if not _STAGE_NAME.match(written.lower()):
                 raise DockerfileError(
-                    f'invalid stage name "{written}"', where=where,
+                    f'invalid stage name "{written}"',
+                    where=where,
                     hint="a stage name starts with a letter and holds letters, digits, -, _ and .",
                 )
             if written.lower() in by_name:
                 raise DockerfileError(
-                    f'duplicate stage name "{written}"', where=where,
+                    f'duplicate stage name "{written}"',
+                    where=where,
                     hint=f"stage {by_name[written.lower()]} already has this name",
                 )
             by_name[written.lower()] = index
         elif len(args) != 1:
             raise DockerfileError(
-                "FROM takes an image and an optional AS name", where=where,
+                "FROM takes an image and an optional AS name",
+                where=where,
                 hint="write FROM image [AS name]",
             )
         base = _expand(args[0], meta, escape, name, head)
         if not base:
             raise DockerfileError(
                 f'the base of stage {written or index} is empty after expanding "{args[0]}"',
-                where=where, hint="give the ARG a default or pass it as a build argument",
+                where=where,
+                hint="give the ARG a default or pass it as a build argument",
             )
         plat_flag = head.flag("platform")
         plat = _expand(plat_flag, meta, escape, name, head) if plat_flag else None
@@ -227,8 +231,15 @@ def read_stages(
     for index, chunk in enumerate(chunks):
         base_ref, written, plat = heads[index]
         head = chunk[0]
-        base_source = _resolve(base_ref, "from", head.start_line, current=index, by_name=by_name,
-                        contexts=lowered_contexts, allow_index=False)
+        base_source = _resolve(
+            base_ref,
+            "from",
+            head.start_line,
+            current=index,
+            by_name=by_name,
+            contexts=lowered_contexts,
+            allow_index=False,
+        )
         sources: list[Source] = [base_source]
         # ARGs seen so far in this stage (with their values) expand --from like BuildKit.
         # Inside a stage only its own ARGs are visible (a bare ARG takes the global value).
@@ -248,31 +259,51 @@ def read_stages(
                 ref = ins.flag("from")
                 if ref:
                     value = _expand(ref, env, escape, name, ins)
-                    sources.append(_resolve(value, "copy", ins.start_line, current=index,
-                                            by_name=by_name, contexts=lowered_contexts,
-                                            allow_index=True, count=len(chunks),
-                                            where=f"{name}:{ins.start_line}"))
+                    sources.append(
+                        _resolve(
+                            value,
+                            "copy",
+                            ins.start_line,
+                            current=index,
+                            by_name=by_name,
+                            contexts=lowered_contexts,
+                            allow_index=True,
+                            count=len(chunks),
+                            where=f"{name}:{ins.start_line}",
+                        )
+                    )
             elif ins.keyword == "run":
                 for raw in ins.flag_values("mount"):
                     mount = parse_mount(raw, where=f"{name}:{ins.start_line}")
                     if mount.from_:
                         value = _expand(mount.from_, env, escape, name, ins)
-                        sources.append(_resolve(value, "mount", ins.start_line, current=index,
-                                                by_name=by_name, contexts=lowered_contexts,
-                                                allow_index=True, count=len(chunks),
-                                                where=f"{name}:{ins.start_line}"))
-        stages.append(Stage(
-            index=index,
-            name=written.lower() if written else None,
-            written_name=written,
-            base=base_source,
-            platform=plat,
-            instructions=tuple(chunk),
-            sources=tuple(sources),
-            arg_names=tuple(arg_names),
-            start_line=head.start_line,
-            end_line=chunk[-1].end_line,
-        ))
+                        sources.append(
+                            _resolve(
+                                value,
+                                "mount",
+                                ins.start_line,
+                                current=index,
+                                by_name=by_name,
+                                contexts=lowered_contexts,
+                                allow_index=True,
+                                count=len(chunks),
+                                where=f"{name}:{ins.start_line}",
+                            )
+                        )
+        stages.append(
+            Stage(
+                index=index,
+                name=written.lower() if written else None,
+                written_name=written,
+                base=base_source,
+                platform=plat,
+                instructions=tuple(chunk),
+                sources=tuple(sources),
+                arg_names=tuple(arg_names),
+                start_line=head.start_line,
+                end_line=chunk[-1].end_line,
+            )
+        )
 
     graph = {s.index: s.needs for s in stages}
     cycle = find_cycle(graph)
@@ -321,13 +352,15 @@ def _resolve(
         index = int(ref)
         if index >= count:
             raise DockerfileError(
-                f"--from={ref}: there is no stage {ref}", where=where,
+                f"--from={ref}: there is no stage {ref}",
+                where=where,
                 hint=f"stage indices run from 0 to {count - 1}",
             )
     if index is not None:
         if index == current:
             raise DockerfileError(
-                f'stage "{ref}" reads from itself', where=where,
+                f'stage "{ref}" reads from itself',
+                where=where,
                 hint="use an earlier stage or an image",
             )
         return Source(SourceKind.STAGE, ref, via, line, stage=index)

@@ -99,8 +99,11 @@ class BuildKitStream:
                 return []  # progress is decoration: a payload we cannot read must not fail a build
             return self._update(update.vertexes, update.logs)
         stream = message.get("stream")
-        if isinstance(stream, str) and stream.strip() and \
-                not stream.startswith("Successfully tagged"):
+        if (
+            isinstance(stream, str)
+            and stream.strip()
+            and not stream.startswith("Successfully tagged")
+        ):
             return [LogEvent(stream.rstrip("\n"))]
         return []
 
@@ -118,25 +121,37 @@ class BuildKitStream:
         vertex = self._failed_vertex()
         message = self.error or (vertex.error if vertex else None) or "the build failed"
         reasons = [message, vertex.error if vertex and vertex.error else ""]
-        exit_status = next((int(m.group(1)) for r in reasons if (m := _EXIT_CODE.search(r))),
-                           None)
+        exit_status = next((int(m.group(1)) for r in reasons if (m := _EXIT_CODE.search(r))), None)
         line = next((n for r in reasons if (n := parse_error_line(r)) is not None), None)
         tail = tuple(self._logs.get(vertex.digest, ())) if vertex else ()
-        return BuildFailed(message, step=vertex.name if vertex else None, line=line,
-                           exit_status=exit_status, log_tail=tail, hint=_hint(message))
+        return BuildFailed(
+            message,
+            step=vertex.name if vertex else None,
+            line=line,
+            exit_status=exit_status,
+            log_tail=tail,
+            hint=_hint(message),
+        )
 
     # -- inside --------------------------------------------------------------------
 
-    def _update(self, vertexes: tuple[Vertex, ...], logs: tuple[VertexLog, ...],
-                ) -> list[ProgressEvent]:
+    def _update(
+        self,
+        vertexes: tuple[Vertex, ...],
+        logs: tuple[VertexLog, ...],
+    ) -> list[ProgressEvent]:
         for vertex in vertexes:
             self._vertexes[vertex.digest] = vertex
         events: list[ProgressEvent] = []
         for log in logs:
             events.extend(self._log(log))
         for vertex in vertexes:
-            state = _StepState(vertex.started is not None, vertex.completed is not None,
-                               vertex.cached, vertex.error)
+            state = _StepState(
+                vertex.started is not None,
+                vertex.completed is not None,
+                vertex.cached,
+                vertex.error,
+            )
             if state == self._states.get(vertex.digest):
                 continue
             self._states[vertex.digest] = state
@@ -145,9 +160,15 @@ class BuildKitStream:
             if state.completed:
                 for key in [k for k in self._partial if k[0] == vertex.digest]:
                     events.extend(self._flush(key))
-            events.append(StepEvent(vertex.name, started=state.started,
-                                    completed=state.completed, cached=state.cached,
-                                    error=state.error))
+            events.append(
+                StepEvent(
+                    vertex.name,
+                    started=state.started,
+                    completed=state.completed,
+                    cached=state.cached,
+                    error=state.error,
+                )
+            )
         return events
 
     def _log(self, log: VertexLog) -> list[ProgressEvent]:
@@ -201,8 +222,13 @@ class BuildKitBackend:
                 raise _http_failure(response)
             stream = read_build(
                 map(_json, response.iter_lines(chunk_size=None)),
-                BuildKitStream(self.tail_lines), progress, cancel, client=self.client,
-                tag=spec.tag, on_cancelled=lambda _: self._cancel_on_daemon(build_id))
+                BuildKitStream(self.tail_lines),
+                progress,
+                cancel,
+                client=self.client,
+                tag=spec.tag,
+                on_cancelled=lambda _: self._cancel_on_daemon(build_id),
+            )
         finally:
             response.close()
         if stream.image_id is None:
@@ -217,10 +243,14 @@ class BuildKitBackend:
         client._set_auth_headers(headers)
         try:
             response: requests.Response = client._post(
-                client._url("/build"), params=build_params(spec, build_id=build_id),
-                data=spec.context, headers=headers, stream=True,
+                client._url("/build"),
+                params=build_params(spec, build_id=build_id),
+                data=spec.context,
+                headers=headers,
+                stream=True,
                 # No read timeout: a step may stay silent for longer than any bound.
-                timeout=(client.timeout, None))
+                timeout=(client.timeout, None),
+            )
         except requests.ConnectionError as err:
             raise unreachable(daemon_address(client), err) from None
         return response
@@ -230,8 +260,7 @@ class BuildKitBackend:
         client = self.client
         # Best effort: the build is already being torn down.
         with contextlib.suppress(requests.RequestException, OSError):
-            client._post(client._url("/build/cancel"), params={"id": build_id},
-                         timeout=5).close()
+            client._post(client._url("/build/cancel"), params={"id": build_id}, timeout=5).close()
 
 
 def build_params(spec: BuildSpec, *, build_id: str | None = None) -> dict[str, Any]:

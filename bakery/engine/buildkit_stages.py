@@ -30,8 +30,9 @@ Steps = dict[str, list[float | bool | None]]
 class StageTracker:
     """Turns the steps of one BuildKit build of ``nodes`` into node events."""
 
-    def __init__(self, plan: Plan, record: Record, nodes: tuple[str, ...], *,
-                 no_cache: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, record: Record, nodes: tuple[str, ...], *, no_cache: bool = False
+    ) -> None:
         self.plan = plan
         self.record = record
         self.nodes = nodes
@@ -72,8 +73,11 @@ class StageTracker:
         if node_id is None or step is None or not self._mine(node_id):
             return
         now = trio.current_time()
-        if (isinstance(event, StepEvent) and (event.started or event.completed or event.cached)
-                and not _STEP.sub("", step).strip().startswith("FROM ")):
+        if (
+            isinstance(event, StepEvent)
+            and (event.started or event.completed or event.cached)
+            and not _STEP.sub("", step).strip().startswith("FROM ")
+        ):
             steps = self.steps.setdefault(node_id, {})
             if not steps:
                 self.record.start(node_id)
@@ -94,16 +98,21 @@ class StageTracker:
             # No step of its own seen: merged into another build's, or from cache.
             cached = all(c for _, _, c in steps) and not (not steps and self.no_cache)
             self.record.finish(
-                node_id, Status.CACHED if cached else Status.BUILT,
+                node_id,
+                Status.CACHED if cached else Status.BUILT,
                 start=min((float(s or 0) for s, _, _ in steps), default=now),
                 end=max((float(e or now) for _, e, _ in steps), default=now),
-                image_id=image_id if node_id == self.nodes[-1] else None)
+                image_id=image_id if node_id == self.nodes[-1] else None,
+            )
 
     def fail(self, node_id: str, error: BuildFailed) -> None:
         self.ended = True
-        self.record.finish(node_id, Status.FAILED,
-                           start=self.record.started.get(node_id, trio.current_time()),
-                           error=error)
+        self.record.finish(
+            node_id,
+            Status.FAILED,
+            start=self.record.started.get(node_id, trio.current_time()),
+            error=error,
+        )
 
     def settle(self, reason: str) -> None:
         """After a failure: stages whose steps all finished here were built; stages
@@ -126,12 +135,19 @@ class StageTracker:
         done = list(steps.values())
         if _all_steps_done(steps):
             cached = all(c for _, _, c in done)
-            self.record.finish(node_id, Status.CACHED if cached else Status.BUILT,
-                               start=min(float(s or 0) for s, _, _ in done),
-                               end=max(float(e or 0) for _, e, _ in done))
+            self.record.finish(
+                node_id,
+                Status.CACHED if cached else Status.BUILT,
+                start=min(float(s or 0) for s, _, _ in done),
+                end=max(float(e or 0) for _, e, _ in done),
+            )
         elif status is Status.CANCELLED:
-            self.record.finish(node_id, status, reason=reason, start=self.record.started.get(
-                node_id, trio.current_time()))
+            self.record.finish(
+                node_id,
+                status,
+                reason=reason,
+                start=self.record.started.get(node_id, trio.current_time()),
+            )
         else:
             self.record.finish(node_id, status, reason=reason)
 

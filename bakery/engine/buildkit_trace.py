@@ -193,8 +193,7 @@ def _vertex_status(data: bytes) -> VertexStatus:
             total = _signed(_int(value))
         elif number in (6, 7, 8):
             times[number] = _timestamp(_message(value))
-    return VertexStatus(id_, vertex, name, current, total, times.get(6), times.get(7),
-                        times.get(8))
+    return VertexStatus(id_, vertex, name, current, total, times.get(6), times.get(7), times.get(8))
 
 
 def _vertex_log(data: bytes) -> VertexLog:
@@ -319,7 +318,7 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 def _take(data: bytes, pos: int, length: int) -> bytes:
     if pos + length > len(data):
         raise TraceError(f"field runs past the end of its message ({pos + length} > {len(data)})")
-    return data[pos:pos + length]
+    return data[pos : pos + length]
 
 
 def _int(value: int | bytes) -> int:

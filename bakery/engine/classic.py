@@ -56,10 +56,10 @@ _RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")
 _IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 _NON_ZERO = re.compile(r"returned a non-zero code: (\d+)")
 # The builder's own bookkeeping, not output of a step.
-_CHATTER = re.compile(
-    r"^( ---> |Removing intermediate container |Successfully (built|tagged) )")
+_CHATTER = re.compile(r"^( ---> |Removing intermediate container |Successfully (built|tagged) )")
 _BUILDER = re.compile(
-    r"^( ---> |Removing intermediate container |Successfully (built|tagged) |Step \d+/\d+ : )")
+    r"^( ---> |Removing intermediate container |Successfully (built|tagged) |Step \d+/\d+ : )"
+)
 # The classic builder paints a step's stderr red: "\x1b[91m...\x1b[0m".
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -122,8 +122,13 @@ class ClassicStream:
             return None
         match = _NON_ZERO.search(self.error)
         exit_status = int(match.group(1)) if match else self.error_code
-        return BuildFailed(self.error, step=self.step, line=parse_error_line(self.error),
-                           exit_status=exit_status, log_tail=tuple(self._log))
+        return BuildFailed(
+            self.error,
+            step=self.step,
+            line=parse_error_line(self.error),
+            exit_status=exit_status,
+            log_tail=tuple(self._log),
+        )
 
     def _lines(self, lines: list[str]) -> list[ProgressEvent]:
         events: list[ProgressEvent] = []
@@ -176,8 +181,9 @@ class ClassicBackend:
 
     name = "classic"
 
-    def __init__(self, client: Any, *, tail_lines: int = TAIL_LINES,
-                 cleanup_timeout: float = 15.0) -> None:
+    def __init__(
+        self, client: Any, *, tail_lines: int = TAIL_LINES, cleanup_timeout: float = 15.0
+    ) -> None:
         self.client = client
         self.tail_lines = tail_lines
         self.cleanup_timeout = cleanup_timeout
@@ -192,9 +198,14 @@ class ClassicBackend:
             if response is not None:
                 cancel.on_cancel(lambda: abort_response(response))
             stream = read_build(
-                messages, ClassicStream(self.tail_lines), progress, cancel, client=self.client,
+                messages,
+                ClassicStream(self.tail_lines),
+                progress,
+                cancel,
+                client=self.client,
                 tag=spec.tag,
-                on_cancelled=lambda s: self._remove_containers(self._containers_of(s, since)))
+                on_cancelled=lambda s: self._remove_containers(self._containers_of(s, since)),
+            )
         finally:
             messages.close()
             if response is not None:
@@ -207,12 +218,22 @@ class ClassicBackend:
         with _responses(client) as seen:
             try:
                 messages = client.build(
-                    fileobj=io.BytesIO(spec.context), custom_context=True, decode=True,
-                    rm=True, forcerm=True, tag=spec.tag, dockerfile=spec.dockerfile,
-                    target=spec.target, buildargs=dict(spec.build_args) or None,
-                    labels=dict(spec.labels) or None, platform=spec.platform,
-                    network_mode=spec.network, extra_hosts=dict(spec.extra_hosts) or None,
-                    shmsize=spec.shm_size, nocache=spec.no_cache, pull=spec.pull,
+                    fileobj=io.BytesIO(spec.context),
+                    custom_context=True,
+                    decode=True,
+                    rm=True,
+                    forcerm=True,
+                    tag=spec.tag,
+                    dockerfile=spec.dockerfile,
+                    target=spec.target,
+                    buildargs=dict(spec.build_args) or None,
+                    labels=dict(spec.labels) or None,
+                    platform=spec.platform,
+                    network_mode=spec.network,
+                    extra_hosts=dict(spec.extra_hosts) or None,
+                    shmsize=spec.shm_size,
+                    nocache=spec.no_cache,
+                    pull=spec.pull,
                     cache_from=list(spec.cache_from) or None,
                     # No read timeout: a step may stay silent for longer than any bound.
                     timeout=(client.timeout, None),
@@ -244,9 +265,13 @@ class ClassicBackend:
             except (docker.errors.APIError, requests.RequestException):
                 break
             for container in listed:
-                if str(container.get("ImageID", "")).removeprefix("sha256:").startswith(
-                        stream.image) and int(container.get("Created", 0)) >= int(since) - 1 \
-                        and container["Id"] not in found:
+                if (
+                    str(container.get("ImageID", ""))
+                    .removeprefix("sha256:")
+                    .startswith(stream.image)
+                    and int(container.get("Created", 0)) >= int(since) - 1
+                    and container["Id"] not in found
+                ):
                     found.append(str(container["Id"]))
             time.sleep(0.05)
         return found
@@ -315,4 +340,3 @@ def _clean(raw: str) -> str:
     if "\r" in text:
         text = next((part for part in reversed(text.split("\r")) if part), "")
     return text
-

@@ -80,26 +80,31 @@ def daemon_address(client: Any) -> str:
 def unreachable(where: str, err: BaseException) -> DaemonUnreachable:
     """The error for a daemon that did not answer at ``where`` because of ``err``."""
     cause = _root_os_error(err)
-    path = where[len("unix://"):] if where.startswith("unix://") else None
+    path = where[len("unix://") :] if where.startswith("unix://") else None
     if path is not None and isinstance(cause, FileNotFoundError | NotADirectoryError):
         reason = "no such socket"
-        hint = ("start the Docker daemon (dockerd, or scripts/ensure-engine), "
-                "or set DOCKER_HOST to where it listens")
+        hint = (
+            "start the Docker daemon (dockerd, or scripts/ensure-engine), "
+            "or set DOCKER_HOST to where it listens"
+        )
     elif path is not None and isinstance(cause, PermissionError):
         reason = "permission denied"
-        hint = (f"run bakery as a user allowed to use {path} "
-                "(the docker group, or root)")
+        hint = f"run bakery as a user allowed to use {path} (the docker group, or root)"
     elif isinstance(cause, ConnectionRefusedError) or (
-            cause is not None and cause.errno == errno.ECONNREFUSED):
+        cause is not None and cause.errno == errno.ECONNREFUSED
+    ):
         reason = "connection refused"
-        hint = ("the Docker daemon is not running there: start it (dockerd, or "
-                "scripts/ensure-engine), or check DOCKER_HOST")
+        hint = (
+            "the Docker daemon is not running there: start it (dockerd, or "
+            "scripts/ensure-engine), or check DOCKER_HOST"
+        )
     else:
         reason = _short(err)
-        hint = ("check DOCKER_HOST and, for TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; "
-                "is the Docker daemon running there?")
-    return DaemonUnreachable(f"cannot reach the Docker daemon at {where} ({reason})",
-                             hint=hint)
+        hint = (
+            "check DOCKER_HOST and, for TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; "
+            "is the Docker daemon running there?"
+        )
+    return DaemonUnreachable(f"cannot reach the Docker daemon at {where} ({reason})", hint=hint)
 
 
 def abort_response(response: Any) -> None:
@@ -126,7 +131,7 @@ def _describe_host(base_url: str | None) -> str:
     if not base_url:
         return DEFAULT_SOCKET
     if base_url.startswith("http+unix://"):
-        return "unix://" + base_url[len("http+unix://"):]
+        return "unix://" + base_url[len("http+unix://") :]
     return base_url
 
 
@@ -141,8 +146,9 @@ def _root_os_error(err: BaseException) -> OSError | None:
             continue
         seen.add(id(item))
         # requests and urllib3 errors are OSErrors too: keep looking for the deepest.
-        if isinstance(item, OSError) and (item.errno is not None
-                                          or type(item).__module__ == "builtins"):
+        if isinstance(item, OSError) and (
+            item.errno is not None or type(item).__module__ == "builtins"
+        ):
             found = item
         stack.extend([item.__cause__, item.__context__, *item.args])
         reason = getattr(item, "reason", None)

@@ -58,6 +58,7 @@ class ContextChanged(BakeryError):
 
     outcome = Outcome.FAILED
 
+
 @dataclass(frozen=True, eq=False)
 class ContextSnapshot:
     """The entries of one context folder that a build would send, read once.

@@ -51,8 +51,10 @@ def buildkit_supported(client: Any) -> bool:
 def pick_backend(client: Any, choice: str) -> Backend:
     """The backend for ``--builder auto|buildkit|classic`` on ``client``'s daemon."""
     if choice not in BUILDER_CHOICES:
-        raise ConfigError(f'unknown builder "{choice}"{did_you_mean(choice, BUILDER_CHOICES)}',
-                          hint="use one of: " + ", ".join(BUILDER_CHOICES))
+        raise ConfigError(
+            f'unknown builder "{choice}"{did_you_mean(choice, BUILDER_CHOICES)}',
+            hint="use one of: " + ", ".join(BUILDER_CHOICES),
+        )
     if choice == "classic":
         return ClassicBackend(client)
     if buildkit_supported(client):
@@ -61,7 +63,8 @@ def pick_backend(client: Any, choice: str) -> Backend:
         raise ConfigError(
             f"the Docker daemon at {daemon_address(client)} has no BuildKit "
             f"(it needs a Linux daemon with API {'.'.join(map(str, BUILDKIT_MIN_API))} or later)",
-            hint="use --builder classic, or auto")
+            hint="use --builder classic, or auto",
+        )
     return ClassicBackend(client)
 
 

@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from bakery.core.status import Status
 from bakery.engine.backend import BuildFailed, ProgressEvent
 
-__all__ = ["Event", "NodeFinished", "NodeProgress", "NodeResult", "NodeStarted", "RunResult",
-           "Status", "TargetFinished", "TargetResult"]
+__all__ = [
+    "Event",
+    "NodeFinished",
+    "NodeProgress",
+    "NodeResult",
+    "NodeStarted",
+    "RunResult",
+    "Status",
+    "TargetFinished",
+    "TargetResult",
+]
 
 
 @dataclass(frozen=True)
@@ -89,4 +98,5 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return not self.interrupted and all(
-            t.status in (Status.BUILT, Status.CACHED) for t in self.targets.values())
+            t.status in (Status.BUILT, Status.CACHED) for t in self.targets.values()
+        )

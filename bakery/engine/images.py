@@ -64,9 +64,10 @@ class Images:
 
     def labelled(self, label: str) -> list[LabelledImage]:
         """Every image that carries ``label``: one call."""
-        return [LabelledImage(str(i["Id"]), dict(i.get("Labels") or {}),
-                              tuple(i.get("RepoTags") or ()))
-                for i in self.client.images(filters={"label": label})]
+        return [
+            LabelledImage(str(i["Id"]), dict(i.get("Labels") or {}), tuple(i.get("RepoTags") or ()))
+            for i in self.client.images(filters={"label": label})
+        ]
 
     def pull(self, ref: str) -> None:
         repo, tag = split_tag(ref)
@@ -115,7 +116,7 @@ def _apply_layer(tar: tarfile.TarFile, dest: Path) -> None:
             for child in folder.iterdir() if folder.is_dir() else ():
                 _remove(child)
         elif base.startswith(".wh."):
-            _remove(dest / parent / base[len(".wh."):])
+            _remove(dest / parent / base[len(".wh.") :])
         else:
             target = dest / member.name
             if target.is_symlink() or (target.exists() and not target.is_dir()):

@@ -24,15 +24,21 @@ def stage_tag(node_id: str) -> str:
 def node_labels(node_id: str, *, image: bool, key: str | None) -> dict[str, str]:
     """bakery's labels for the image of ``node_id``. Children inherit labels, so
     each build sets them all again; an empty key overrides the parent's."""
-    return {NODE_LABEL: node_id, ROLE_LABEL: "image" if image else "stage",
-            REPO_LABEL: STAGE_REPO, KEY_LABEL: key or ""}
+    return {
+        NODE_LABEL: node_id,
+        ROLE_LABEL: "image" if image else "stage",
+        REPO_LABEL: STAGE_REPO,
+        KEY_LABEL: key or "",
+    }
 
 
 def label_line(labels: Mapping[str, str], escape: str = "\\") -> str:
     """``LABEL "k"="v" ...``, quoted so that no value is expanded or split."""
+
     def quote(text: str) -> str:
         body = "".join(escape + c if c in ('"', "$", escape) else c for c in text)
         return f'"{body}"'
+
     return "LABEL " + " ".join(f"{quote(k)}={quote(v)}" for k, v in labels.items())
 
 

@@ -15,10 +15,17 @@ from bakery.engine.runner import Runner, RunOptions
 from bakery.engine.threaded import ThreadedBuilder
 
 
-def daemon_runner(plan: Plan, client: Any, backend: Backend, options: RunOptions,
-                  emit: Callable[[Event], None]) -> Runner:
+def daemon_runner(
+    plan: Plan, client: Any, backend: Backend, options: RunOptions, emit: Callable[[Event], None]
+) -> Runner:
     """``client`` is a docker SDK ``APIClient``; ``backend`` the builder on its daemon.
     Folders used as named contexts are made into images by the classic builder,
     which hides the Dockerfile from ``COPY`` (BuildKit, given a tar, would copy it)."""
-    return Runner(plan, ThreadedBuilder(backend), Images(client), options, emit,
-                  folder_builder=ThreadedBuilder(ClassicBackend(client)))
+    return Runner(
+        plan,
+        ThreadedBuilder(backend),
+        Images(client),
+        options,
+        emit,
+        folder_builder=ThreadedBuilder(ClassicBackend(client)),
+    )

@@ -21,24 +21,33 @@ def check(plan: Plan, builder: str) -> None:
         target = planned.target
         where = f"target.{name}"
         folders = [("context", target.context)] + [
-            (f"contexts.{k}", v) for k, v in target.contexts.items()
-            if not v.startswith((TARGET_PREFIX, DOCKER_IMAGE_PREFIX))]
+            (f"contexts.{k}", v)
+            for k, v in target.contexts.items()
+            if not v.startswith((TARGET_PREFIX, DOCKER_IMAGE_PREFIX))
+        ]
         for key, folder in folders:
             if not os.path.isdir(folder):
-                raise ConfigError(f"{key}: folder {folder} does not exist", where=where,
-                                  hint="a context is a folder, relative to the bake file")
+                raise ConfigError(
+                    f"{key}: folder {folder} does not exist",
+                    where=where,
+                    hint="a context is a folder, relative to the bake file",
+                )
         final = plan.nodes[planned.node].stage
         last = len(plan.nodes[planned.node].graph.stages) - 1
         if builder == "buildkit" and final.written_name is None and final.index != last:
             raise ConfigError(
-                f"stage {final.index} has no name, so BuildKit cannot build it as a "
-                "target", where=where,
-                hint="name it (FROM ... AS name), or build with --builder classic")
+                f"stage {final.index} has no name, so BuildKit cannot build it as a target",
+                where=where,
+                hint="name it (FROM ... AS name), or build with --builder classic",
+            )
         if target.output and target.output.startswith("type=local"):
             dest = output_dest(target.output)
             if os.path.exists(dest) and not os.path.isdir(dest):
-                raise ConfigError(f"output: {dest} exists and is not a folder",
-                                  where=where, hint="name a folder for type=local")
+                raise ConfigError(
+                    f"output: {dest} exists and is not a folder",
+                    where=where,
+                    hint="name a folder for type=local",
+                )
 
 
 def images_to_pull(plan: Plan, *, pull_all: bool) -> dict[str, str]:
@@ -60,7 +69,8 @@ def pull_all(wanted: dict[str, str], pull: Callable[[str], None]) -> None:
             pull(image)
         except ImageUnavailable as err:
             raise BuildFailed(
-                f"cannot pull {image}: {err.explanation}", where=f"target.{name}",
+                f"cannot pull {image}: {err.explanation}",
+                where=f"target.{name}",
                 hint="check the image name and that its registry is reachable, "
-                     "or build without --pull / pull = true to use the local image",
+                "or build without --pull / pull = true to use the local image",
             ) from None

@@ -41,8 +41,9 @@ def prune(client: Any) -> PruneResult:
                     result.reclaimed += int(image.get("Size") or 0)
                 else:
                     result.untagged.append(tag)
-    dangling = client.images(filters={"dangling": True, "label": [
-        f"{ROLE_LABEL}=stage", f"{REPO_LABEL}={STAGE_REPO}"]})
+    dangling = client.images(
+        filters={"dangling": True, "label": [f"{ROLE_LABEL}=stage", f"{REPO_LABEL}={STAGE_REPO}"]}
+    )
     for image in dangling:
         if _remove(client, image["Id"], result):
             result.removed.append(image["Id"])

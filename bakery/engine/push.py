@@ -47,14 +47,18 @@ def push_one(client: Any, ref: str) -> str:
     try:
         for message in client.push(repo, tag=tag, stream=True, decode=True):
             if "error" in message:
-                raise PushFailed(f"cannot push {ref}: {message['error']}", where=ref,
-                                 hint=_hint(str(message["error"])))
+                raise PushFailed(
+                    f"cannot push {ref}: {message['error']}",
+                    where=ref,
+                    hint=_hint(str(message["error"])),
+                )
             aux = message.get("aux") or {}
             if isinstance(aux, dict) and aux.get("Digest"):
                 digest = str(aux["Digest"])
     except docker.errors.APIError as err:
-        raise PushFailed(f"cannot push {ref}: {err.explanation or err}", where=ref,
-                         hint=_hint(str(err))) from None
+        raise PushFailed(
+            f"cannot push {ref}: {err.explanation or err}", where=ref, hint=_hint(str(err))
+        ) from None
     if digest is None:
         raise PushFailed(f"the registry gave no digest for {ref}", where=ref)
     return digest
@@ -70,7 +74,10 @@ def _hint(message: str) -> str:
 
 
 async def push_all(
-    client: Any, tags: Mapping[str, Sequence[str]], *, jobs: int = 4,
+    client: Any,
+    tags: Mapping[str, Sequence[str]],
+    *,
+    jobs: int = 4,
 ) -> list[PushOutcome]:
     """Push every tag of every target at once (up to ``jobs``); one outcome per tag."""
     limiter = trio.CapacityLimiter(max(1, jobs))
@@ -88,8 +95,7 @@ async def push_all(
         for target, refs in tags.items():
             for ref in refs:
                 nursery.start_soon(one, target, ref)
-    order = {(t, r): i for i, (t, r) in enumerate(
-        (t, r) for t, refs in tags.items() for r in refs)}
+    order = {(t, r): i for i, (t, r) in enumerate((t, r) for t, refs in tags.items() for r in refs)}
     return sorted(outcomes, key=lambda o: order[o.target, o.tag])
 
 

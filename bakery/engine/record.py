@@ -35,27 +35,45 @@ class Record:
     def progress(self, node_id: str, event: ProgressEvent) -> None:
         self.emit(NodeProgress(node_id, event))
 
-    def finish(self, node_id: str, status: Status, *, start: float | None = None,
-               end: float | None = None, image_id: str | None = None,
-               error: BuildFailed | None = None, reason: str | None = None) -> None:
+    def finish(
+        self,
+        node_id: str,
+        status: Status,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        image_id: str | None = None,
+        error: BuildFailed | None = None,
+        reason: str | None = None,
+    ) -> None:
         """``node_id`` ended as ``status``; ``end`` defaults to now, and a node
         that did not start has no times."""
         if node_id in self.results:
             return
         at = trio.current_time() if end is None else end
         self.results[node_id] = NodeResult(
-            node_id, status, started=start, finished=at if start is not None else None,
-            image_id=image_id, error=error, reason=reason)
+            node_id,
+            status,
+            started=start,
+            finished=at if start is not None else None,
+            image_id=image_id,
+            error=error,
+            reason=reason,
+        )
         self.schedule.node_finished(node_id, status, reason)
-        self.emit(NodeFinished(node_id, status, at, image_id=image_id, error=error,
-                               reason=reason))
+        self.emit(NodeFinished(node_id, status, at, image_id=image_id, error=error, reason=reason))
 
     def cached(self, nodes: tuple[str, ...], image_id: str | None = None) -> None:
         """``nodes`` were not built: cached, the last one with ``image_id``."""
         now = trio.current_time()
         for node_id in nodes:
-            self.finish(node_id, Status.CACHED, start=now, end=now,
-                        image_id=image_id if node_id == nodes[-1] else None)
+            self.finish(
+                node_id,
+                Status.CACHED,
+                start=now,
+                end=now,
+                image_id=image_id if node_id == nodes[-1] else None,
+            )
 
     def not_started(self, nodes: tuple[str, ...], reason: str) -> None:
         for node_id in nodes:

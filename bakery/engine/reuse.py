@@ -44,15 +44,20 @@ def external_refs(plan: Plan) -> list[str]:
     refs = list(plan.external_images())
     for node in plan.nodes.values():
         for src in node.stage.sources:
-            value = node.target.contexts.get(src.ref, "") \
-                if src.kind is SourceKind.CONTEXT else ""
+            value = node.target.contexts.get(src.ref, "") if src.kind is SourceKind.CONTEXT else ""
             if value.startswith(DOCKER_IMAGE_PREFIX):
-                refs.append(value[len(DOCKER_IMAGE_PREFIX):])
+                refs.append(value[len(DOCKER_IMAGE_PREFIX) :])
     return list(dict.fromkeys(refs))
 
 
-async def stage_keys(plan: Plan, builder: str, images: ImageLookup, snapshots: Snapshots,
-                     *, no_cache_everywhere: bool) -> StageKeys:
+async def stage_keys(
+    plan: Plan,
+    builder: str,
+    images: ImageLookup,
+    snapshots: Snapshots,
+    *,
+    no_cache_everywhere: bool,
+) -> StageKeys:
     """Every node's key and reads, and the earlier images the run may reuse."""
     refs = external_refs(plan)
     bases: Bases = await snapshots.offload(lambda: {r: images.base(r) for r in refs})
@@ -66,8 +71,12 @@ async def stage_keys(plan: Plan, builder: str, images: ImageLookup, snapshots: S
     return out
 
 
-def _reusable(plan: Plan, keys: Mapping[str, str | None], found: list[LabelledImage],
-              no_cache_everywhere: bool) -> dict[str, LabelledImage]:
+def _reusable(
+    plan: Plan,
+    keys: Mapping[str, str | None],
+    found: list[LabelledImage],
+    no_cache_everywhere: bool,
+) -> dict[str, LabelledImage]:
     """Only an image that bakery's own stage tag for the node points to counts: an
     image someone made FROM a bakery image inherits its key label, and is not
     bakery's."""
@@ -77,8 +86,11 @@ def _reusable(plan: Plan, keys: Mapping[str, str | None], found: list[LabelledIm
         key = image.labels.get(KEY_LABEL)
         if key and key in wanted and stage_tag(wanted[key]) in image.tags:
             by_key[key] = image
-    return {n: by_key[k] for n, k in keys.items()
-            if k and k in by_key and not no_cache(plan, plan.nodes[n], no_cache_everywhere)}
+    return {
+        n: by_key[k]
+        for n, k in keys.items()
+        if k and k in by_key and not no_cache(plan, plan.nodes[n], no_cache_everywhere)
+    }
 
 
 @dataclass
@@ -115,24 +127,27 @@ class _Keyer:
             sources[src] = value
         reads = context_reads(node.stage, base_has_onbuild=onbuild)
         self.out.reads[node.id] = WHOLE_READ if reads is None else reads
-        if reads is None or any(v is None for s, v in sources.items()
-                                if s.kind is not SourceKind.SCRATCH):
+        if reads is None or any(
+            v is None for s, v in sources.items() if s.kind is not SourceKind.SCRATCH
+        ):
             return None
         digests: dict[tuple[str, ...], str] = {}
         if reads:
             snapshot = await self.snapshots.of_node(node)
             digests = await self.snapshots.offload(
-                lambda: {r: snapshot.digest_of(r) for r in reads})
-        return node_key(node, backend=self.builder, sources=sources, context=digests,
-                        base_has_onbuild=onbuild)
+                lambda: {r: snapshot.digest_of(r) for r in reads}
+            )
+        return node_key(
+            node, backend=self.builder, sources=sources, context=digests, base_has_onbuild=onbuild
+        )
 
     async def _context_key(self, node: Node, name: str) -> str | None:
         value = node.target.contexts.get(name, "")
         if value.startswith(TARGET_PREFIX):
-            other = self.plan.targets.get(value[len(TARGET_PREFIX):])
+            other = self.plan.targets.get(value[len(TARGET_PREFIX) :])
             return self.out.keys.get(other.node) if other is not None else None
         if value.startswith(DOCKER_IMAGE_PREFIX):
-            found = self.bases.get(value[len(DOCKER_IMAGE_PREFIX):])
+            found = self.bases.get(value[len(DOCKER_IMAGE_PREFIX) :])
             return found[0] if found else None
         if not value:
             return None

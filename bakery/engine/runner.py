@@ -99,9 +99,17 @@ class Runner:
     """Runs one plan. ``folder_builder`` turns a folder used as a named context
     into an image (the classic builder: it hides its Dockerfile from COPY)."""
 
-    def __init__(self, plan: Plan, builder: Builder, images: ImageStore, options: RunOptions,
-                 emit: Callable[[Event], None], *, folder_builder: Builder | None = None,
-                 offload: Offload | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        builder: Builder,
+        images: ImageStore,
+        options: RunOptions,
+        emit: Callable[[Event], None],
+        *,
+        folder_builder: Builder | None = None,
+        offload: Offload | None = None,
+    ) -> None:
         self.plan = plan
         self.builder = builder
         self.images = images
@@ -138,11 +146,20 @@ class Runner:
         self._previous = await self.offload(self._previous_tags)
         started = trio.current_time()
         await self._load_digests()
-        self.keys = await stage_keys(self.plan, self.builder.name, self.images, self.snapshots,
-                                     no_cache_everywhere=self.options.no_cache)
-        self.schedule = Scheduler(self.plan, await self._builds(), jobs=self.options.jobs,
-                                  keep_going=self.options.keep_going,
-                                  reusable=self.keys.reusable)
+        self.keys = await stage_keys(
+            self.plan,
+            self.builder.name,
+            self.images,
+            self.snapshots,
+            no_cache_everywhere=self.options.no_cache,
+        )
+        self.schedule = Scheduler(
+            self.plan,
+            await self._builds(),
+            jobs=self.options.jobs,
+            keep_going=self.options.keep_going,
+            reusable=self.keys.reusable,
+        )
         self.record = Record(self.schedule, self.emit)
         async with trio.open_nursery() as outer:
             if handle_sigint:
@@ -153,19 +170,25 @@ class Runner:
             outer.cancel_scope.cancel()
         finished = trio.current_time()
         for node_id in self.schedule.unreported():
-            self.record.finish(node_id, Status.NOT_STARTED, end=finished,
-                               reason=self.schedule.stop_reason())
+            self.record.finish(
+                node_id, Status.NOT_STARTED, end=finished, reason=self.schedule.stop_reason()
+            )
         for name in self.plan.targets:
             if name not in self.targets:
                 outcome = self.schedule.target_outcome(name)
-                self.targets[name] = TargetResult(name, outcome.status,
-                                                  previous=self._previous.get(name, {}),
-                                                  reason=outcome.reason)
+                self.targets[name] = TargetResult(
+                    name,
+                    outcome.status,
+                    previous=self._previous.get(name, {}),
+                    reason=outcome.reason,
+                )
                 self.emit(TargetFinished(name, outcome.status, reason=outcome.reason))
         return RunResult(
             nodes=dict(self.record.results),
             targets={n: self.targets[n] for n in self.plan.targets},
-            started=started, finished=finished, interrupted=self.schedule.interrupted,
+            started=started,
+            finished=finished,
+            interrupted=self.schedule.interrupted,
             backend=self.builder.name,
         )
 
@@ -183,17 +206,20 @@ class Runner:
         where BuildKit's cache lacks it, and carries its files anyway."""
         reads = self.keys.reads
         out: dict[str, tuple[str, ...]] = {}
-        candidates = split_candidates(self.plan, {n for n, r in reads.items() if r},
-                                      no_cache_everywhere=self.options.no_cache)
+        candidates = split_candidates(
+            self.plan, {n for n, r in reads.items() if r}, no_cache_everywhere=self.options.no_cache
+        )
         for node_id, users in candidates.items():
             snapshot = await self.snapshots.of_node(self.plan.nodes[node_id])
-            size = await self.offload(functools.partial(
-                snapshot.size_of, sources_read(reads, (node_id,))))
+            size = await self.offload(
+                functools.partial(snapshot.size_of, sources_read(reads, (node_id,)))
+            )
             if size < SPLIT_BYTES:
                 continue
             later = sources_read(reads, after_split(self.plan, node_id, users))
-            if not await self.offload(functools.partial(
-                    snapshot.would_select, later, DOCKERFILE_IN_TAR)):
+            if not await self.offload(
+                functools.partial(snapshot.would_select, later, DOCKERFILE_IN_TAR)
+            ):
                 out[node_id] = users
         return out
 
@@ -255,11 +281,17 @@ class Runner:
             if name in self.plan.targets:
                 labels.update(self.plan.targets[name].target.labels)
         emitted, multiline = classic_dockerfile(node, refs, labels)
-        context, dockerfile = await self._classic_context(node, emitted.text.encode(),
-                                                          emitted.uses_context)
-        spec = classic_spec(node, context=context, tag=stage_tag(node.id),
-                            dockerfile=dockerfile, labels=multiline,
-                            no_cache=no_cache(self.plan, node, self.options.no_cache))
+        context, dockerfile = await self._classic_context(
+            node, emitted.text.encode(), emitted.uses_context
+        )
+        spec = classic_spec(
+            node,
+            context=context,
+            tag=stage_tag(node.id),
+            dockerfile=dockerfile,
+            labels=multiline,
+            no_cache=no_cache(self.plan, node, self.options.no_cache),
+        )
         steps: dict[str, bool] = {}
 
         def watch(event: ProgressEvent) -> None:
@@ -270,24 +302,34 @@ class Runner:
         try:
             output = await self.builder.build(spec, watch)
         except BuildFailed as err:
-            self.record.finish(node.id, Status.FAILED, start=start,
-                               error=locate(node, emitted, err, classic=True))
+            self.record.finish(
+                node.id, Status.FAILED, start=start, error=locate(node, emitted, err, classic=True)
+            )
             return None
         except trio.Cancelled:
-            self.record.finish(node.id, Status.CANCELLED, start=start,
-                               reason=self.schedule.stop_reason())
+            self.record.finish(
+                node.id, Status.CANCELLED, start=start, reason=self.schedule.stop_reason()
+            )
             raise
         cached = bool(steps) and all(steps.values())
-        self.record.finish(node.id, Status.CACHED if cached else Status.BUILT, start=start,
-                           image_id=str(output.image_id))
+        self.record.finish(
+            node.id,
+            Status.CACHED if cached else Status.BUILT,
+            start=start,
+            image_id=str(output.image_id),
+        )
         return str(output.image_id)
 
-    async def _classic_context(self, node: Node, text: bytes,
-                               uses_context: bool) -> tuple[bytes, str]:
+    async def _classic_context(
+        self, node: Node, text: bytes, uses_context: bool
+    ) -> tuple[bytes, str]:
         """The tar for one node on the classic builder, and its Dockerfile's name."""
         base = node.stage.base
-        parent = self.plan.nodes[node.sources[base.stage or 0]] \
-            if base.kind is SourceKind.STAGE else None
+        parent = (
+            self.plan.nodes[node.sources[base.stage or 0]]
+            if base.kind is SourceKind.STAGE
+            else None
+        )
         if not (uses_context or base_has_onbuild(node, parent)):
             return small_tar({DOCKERFILE_IN_TAR: text}), DOCKERFILE_IN_TAR
         snapshot = await self.snapshots.of_node(node)
@@ -316,8 +358,7 @@ class Runner:
         for node_id in build.nodes:
             node = self.plan.nodes[node_id]
             for src in node.stage.sources:
-                parent = node.sources.get(src.stage or 0) \
-                    if src.kind is SourceKind.STAGE else None
+                parent = node.sources.get(src.stage or 0) if src.kind is SourceKind.STAGE else None
                 if parent in self._splits and parent not in build.nodes:
                     refs[src] = stage_tag(parent)
                     from_splits = True
@@ -326,14 +367,20 @@ class Runner:
         emitted = with_refs(top.graph, refs)
         snapshot = await self.snapshots.of_node(top)
         # Bakery's Dockerfile names split-off stages' images: it goes under a name of its own.
-        dockerfile = DOCKERFILE_IN_TAR if from_splits \
-            else dockerfile_in_context(target, snapshot)
+        dockerfile = DOCKERFILE_IN_TAR if from_splits else dockerfile_in_context(target, snapshot)
         include = sources_read(self.keys.reads, build.nodes)
-        context = await self.offload(lambda: snapshot.tar(
-            extra={dockerfile: emitted.text.encode()}, include=include))
-        spec = target_spec(target, context=context, tag=stage_tag(build.top),
-                           dockerfile=dockerfile, stage=top.stage.written_name, labels=labels,
-                           no_cache=unit_no_cache)
+        context = await self.offload(
+            lambda: snapshot.tar(extra={dockerfile: emitted.text.encode()}, include=include)
+        )
+        spec = target_spec(
+            target,
+            context=context,
+            tag=stage_tag(build.top),
+            dockerfile=dockerfile,
+            stage=top.stage.written_name,
+            labels=labels,
+            no_cache=unit_no_cache,
+        )
         tracker = StageTracker(self.plan, self.record, build.nodes, no_cache=spec.no_cache)
         try:
             output = await self.builder.build(spec, tracker.feed)
@@ -375,9 +422,9 @@ class Runner:
     async def _context_ref(self, node: Node, name: str) -> str:
         value = node.target.contexts[name]
         if value.startswith(TARGET_PREFIX):
-            return stage_tag(self.plan.targets[value[len(TARGET_PREFIX):]].node)
+            return stage_tag(self.plan.targets[value[len(TARGET_PREFIX) :]].node)
         if value.startswith(DOCKER_IMAGE_PREFIX):
-            return value[len(DOCKER_IMAGE_PREFIX):]
+            return value[len(DOCKER_IMAGE_PREFIX) :]
         if value not in self._folders:
             self._folders[value] = await self._folder_image(value)
         return self._folders[value]
@@ -394,8 +441,10 @@ class Runner:
         return tag
 
     def _previous_tags(self) -> dict[str, dict[str, str | None]]:
-        return {name: {tag: self.images.image_id(tag) for tag in planned.target.tags}
-                for name, planned in self.plan.targets.items()}
+        return {
+            name: {tag: self.images.image_id(tag) for tag in planned.target.tags}
+            for name, planned in self.plan.targets.items()
+        }
 
     async def _finish_target(self, name: str, image_id: str) -> None:
         target = self.plan.targets[name].target
@@ -406,11 +455,13 @@ class Runner:
             try:
                 await self.offload(lambda: self.images.export(image_id, Path(dest)))
             except OSError as err:
-                raise BuildFailed(f"cannot write the image's files to {dest}: {err}",
-                                  where=f"target.{name}", hint="check the output folder") \
-                    from None
+                raise BuildFailed(
+                    f"cannot write the image's files to {dest}: {err}",
+                    where=f"target.{name}",
+                    hint="check the output folder",
+                ) from None
         status = self.schedule.target_succeeded(name)
-        self.targets[name] = TargetResult(name, status, image_id=image_id, tags=tags,
-                                          previous=dict(self._previous.get(name, {})))
+        self.targets[name] = TargetResult(
+            name, status, image_id=image_id, tags=tags, previous=dict(self._previous.get(name, {}))
+        )
         self.emit(TargetFinished(name, status, image_id=image_id, tags=tags))
-

@@ -39,6 +39,8 @@ class Snapshots:
         async with self._locks.setdefault(key, trio.Lock()):
             if key not in self._read:
                 self._read[key] = await self.offload(
-                    lambda: ContextSnapshot.read(Path(path), dockerfile=dockerfile,
-                                                 cache=self.digests))
+                    lambda: ContextSnapshot.read(
+                        Path(path), dockerfile=dockerfile, cache=self.digests
+                    )
+                )
         return self._read[key]

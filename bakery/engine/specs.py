@@ -35,41 +35,76 @@ def sources_read(reads: Mapping[str, ContextReads], nodes: tuple[str, ...]) -> l
     return list(dict.fromkeys(out))
 
 
-def target_spec(target: Target, *, context: bytes, tag: str, dockerfile: str,
-                stage: str | None, labels: Mapping[str, str], no_cache: bool) -> BuildSpec:
+def target_spec(
+    target: Target,
+    *,
+    context: bytes,
+    tag: str,
+    dockerfile: str,
+    stage: str | None,
+    labels: Mapping[str, str],
+    no_cache: bool,
+) -> BuildSpec:
     """A BuildKit build of one of ``target``'s stages, with the target's settings."""
     return BuildSpec(
-        context=context, tag=tag, dockerfile=dockerfile, target=stage,
-        build_args=dict(target.args), labels=dict(labels), platform=target.platform,
-        network=target.network, extra_hosts=_hosts(target.extra_hosts),
-        shm_size=_bytes(target.shm_size), no_cache=no_cache, cache_from=target.cache_from,
+        context=context,
+        tag=tag,
+        dockerfile=dockerfile,
+        target=stage,
+        build_args=dict(target.args),
+        labels=dict(labels),
+        platform=target.platform,
+        network=target.network,
+        extra_hosts=_hosts(target.extra_hosts),
+        shm_size=_bytes(target.shm_size),
+        no_cache=no_cache,
+        cache_from=target.cache_from,
     )
 
 
-def classic_dockerfile(node: Node, refs: Mapping[Source, str],
-                       labels: Mapping[str, str]) -> tuple[RewrittenDockerfile, dict[str, str]]:
+def classic_dockerfile(
+    node: Node, refs: Mapping[Source, str], labels: Mapping[str, str]
+) -> tuple[RewrittenDockerfile, dict[str, str]]:
     """The node's stage alone, bakery's labels on a line of their own last; and
     the labels that must go as the build's parameter instead (a line break cannot
     be written in a Dockerfile: those cost one more step each). One LABEL line,
     not the parameter: the classic builder commits one container per label."""
     emitted = stage_alone(node.graph, node.stage, refs)
     multiline = {k: v for k, v in labels.items() if "\n" in k + v or "\r" in k + v}
-    line = label_line({k: v for k, v in labels.items() if k not in multiline},
-                      node.graph.dockerfile.escape)
+    line = label_line(
+        {k: v for k, v in labels.items() if k not in multiline}, node.graph.dockerfile.escape
+    )
     return replace(emitted, text=f"{emitted.text}{line}\n", lines=(*emitted.lines, 0)), multiline
 
 
-def classic_spec(node: Node, *, context: bytes, tag: str, dockerfile: str,
-                 labels: Mapping[str, str], no_cache: bool) -> BuildSpec:
+def classic_spec(
+    node: Node,
+    *,
+    context: bytes,
+    tag: str,
+    dockerfile: str,
+    labels: Mapping[str, str],
+    no_cache: bool,
+) -> BuildSpec:
     """A classic build of one node, with the arguments its stage can see."""
     target = node.target
-    args = {k: v for k, v in target.args.items()
-            if k in node.stage.arg_names or k in node.graph.meta_arg_names or k in PROXY_ARGS}
+    args = {
+        k: v
+        for k, v in target.args.items()
+        if k in node.stage.arg_names or k in node.graph.meta_arg_names or k in PROXY_ARGS
+    }
     return BuildSpec(
-        context=context, tag=tag, dockerfile=dockerfile, build_args=args,
-        platform=node.platform, network=target.network,
-        extra_hosts=_hosts(target.extra_hosts), shm_size=_bytes(target.shm_size),
-        no_cache=no_cache, cache_from=target.cache_from, labels=dict(labels),
+        context=context,
+        tag=tag,
+        dockerfile=dockerfile,
+        build_args=args,
+        platform=node.platform,
+        network=target.network,
+        extra_hosts=_hosts(target.extra_hosts),
+        shm_size=_bytes(target.shm_size),
+        no_cache=no_cache,
+        cache_from=target.cache_from,
+        labels=dict(labels),
     )
 
 
@@ -103,9 +138,15 @@ def hidden_dockerfile(snapshot: ContextSnapshot) -> tuple[str, bytes]:
     taken = set(snapshot.files)
     for pattern in rules.patterns:
         name = pattern.text
-        if (pattern.exclusion or pattern.kind.value != "exact" or not name or "/" in name
-                or name in taken or any(p.startswith(name + "/") for p in taken)
-                or not rules.excluded(name)):
+        if (
+            pattern.exclusion
+            or pattern.kind.value != "exact"
+            or not name
+            or "/" in name
+            or name in taken
+            or any(p.startswith(name + "/") for p in taken)
+            or not rules.excluded(name)
+        ):
             continue
         return name, current
     return DOCKERFILE_IN_TAR, current.rstrip(b"\n") + b"\n" + hide
@@ -129,8 +170,7 @@ def base_has_onbuild(node: Node, parent: Node | None) -> bool:
     target's)."""
     base = node.stage.base
     if base.kind is SourceKind.STAGE:
-        return parent is not None and any(i.keyword == "onbuild"
-                                          for i in parent.stage.instructions)
+        return parent is not None and any(i.keyword == "onbuild" for i in parent.stage.instructions)
     return base.kind in (SourceKind.IMAGE, SourceKind.CONTEXT)
 
 
@@ -138,8 +178,9 @@ def output_dest(output: str) -> str:
     return dict(o.split("=", 1) for o in output.split(",") if "=" in o)["dest"]
 
 
-def locate(node: Node, emitted: RewrittenDockerfile, err: BuildFailed, *,
-           classic: bool) -> BuildFailed:
+def locate(
+    node: Node, emitted: RewrittenDockerfile, err: BuildFailed, *, classic: bool
+) -> BuildFailed:
     """The daemon's error, pointed at the user's Dockerfile line."""
     line = emitted.original_line(err.line) if err.line else None
     if line is None and err.step:
@@ -148,8 +189,15 @@ def locate(node: Node, emitted: RewrittenDockerfile, err: BuildFailed, *,
     where = f"{name}:{line}" if line else name
     ins = instruction_at(node.stage, line) if line else None
     step = ins.original.split("\n")[0].strip() if ins else err.step
-    return BuildFailed(err.message, step=step, line=line, exit_status=err.exit_status,
-                       log_tail=err.log_tail, where=where, hint=err.hint)
+    return BuildFailed(
+        err.message,
+        step=step,
+        line=line,
+        exit_status=err.exit_status,
+        log_tail=err.log_tail,
+        where=where,
+        hint=err.hint,
+    )
 
 
 def _line_for_step(node: Node, step: str, *, classic: bool) -> int | None:
@@ -168,9 +216,9 @@ def _line_for_step(node: Node, step: str, *, classic: bool) -> int | None:
         n = int(classic_step.group(1)) - len(globals_) - 1
         if 0 <= n < len(instructions):
             return instructions[n].start_line
-        text = step[classic_step.end():]
+        text = step[classic_step.end() :]
     elif buildkit_step:
-        text = step[buildkit_step.end():]
+        text = step[buildkit_step.end() :]
     keyword, _, rest = text.strip().partition(" ")
     rest = " ".join(rest.split())
     escape = node.graph.dockerfile.escape

@@ -81,14 +81,19 @@ def read_build(
         # The SDK raises a refused request (HTTP 4xx/5xx) when first read.
         if not cancel.cancelled:
             raise refused(str(err.explanation or err)) from None
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
-            docker.errors.StreamParseError) as err:
+    except (
+        requests.RequestException,
+        urllib3.exceptions.HTTPError,
+        OSError,
+        docker.errors.StreamParseError,
+    ) as err:
         # A cancel shuts the socket down: what breaks then is expected.
         if not cancel.cancelled:
             raise DaemonUnreachable(
                 f"lost the connection to the Docker daemon at "
                 f"{daemon_address(client)} during the build ({err})",
-                hint="is the daemon still running?") from None
+                hint="is the daemon still running?",
+            ) from None
     if cancel.cancelled:
         on_cancelled(stream)
         raise BuildCancelled(tag)
@@ -108,8 +113,9 @@ def refused(message: str, *, hint: str | None = None) -> BuildFailed:
 
 def no_image_id() -> BuildFailed:
     """A build that ended without naming the image it made."""
-    return BuildFailed("the Docker daemon ended the build without an image ID",
-                       hint="see the daemon's log")
+    return BuildFailed(
+        "the Docker daemon ended the build without an image ID", hint="see the daemon's log"
+    )
 
 
 def parse_error_line(message: str) -> int | None:

@@ -41,62 +41,92 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": list(properties), "additionalProperties": False,
-            "properties": properties}
+    return {
+        "type": "object",
+        "required": list(properties),
+        "additionalProperties": False,
+        "properties": properties,
+    }
 
 
-SCHEMA: dict[str, Any] = _object({
-    "schema": {"const": SCHEMA_ID},
-    "ok": {"type": "boolean"},
-    "interrupted": {"type": "boolean"},
-    "backend": {"type": "string"},
-    "wall": _NUMBER,
-    "work": _NUMBER,
-    "parallelism": _NUMBER,
-    "critical_path": _object({
-        "nodes": _STRINGS,
-        "stages": _STRINGS,
-        "seconds": _NUMBER,
-    }),
-    "stage_counts": _object(dict.fromkeys([*STATUSES, "shared", "total"], _COUNT)),
-    "targets": {"type": "array", "items": _object({
-        "name": {"type": "string"},
-        "requested": {"type": "boolean"},
-        "status": {"enum": STATUSES},
-        "reason": {"type": ["string", "null"]},
-        "image_id": _ID,
-        "tags": _STRINGS,
-        "size": {"type": ["integer", "null"], "minimum": 0},
-        "previous_image_id": _ID,
-        "previous_size": {"type": ["integer", "null"], "minimum": 0},
-        "layers": {"type": ["integer", "null"], "minimum": 0},
-        "seconds": _NUMBER,
-        "stages": _STRINGS,
-        "pushed": {"type": "array", "items": _object({
-            "tag": {"type": "string"},
-            "digest": {"type": "string"},
-        })},
-    })},
-    "nodes": {"type": "array", "items": _object({
-        "id": {"type": "string"},
-        "stage": {"type": "string"},
-        "label": {"type": "string"},
-        "targets": _STRINGS,
-        "shared": {"type": "boolean"},
-        "status": {"enum": STATUSES},
-        "reason": {"type": ["string", "null"]},
-        "start": {"type": ["number", "null"], "minimum": 0},
-        "end": {"type": ["number", "null"], "minimum": 0},
-        "seconds": _NUMBER,
-        "error": {"oneOf": [{"type": "null"}, _object({
-            "message": {"type": "string"},
-            "where": {"type": ["string", "null"]},
-            "step": {"type": ["string", "null"]},
-            "exit_code": {"type": ["integer", "null"]},
-            "log_tail": _STRINGS,
-        })]},
-    })},
-})
+SCHEMA: dict[str, Any] = _object(
+    {
+        "schema": {"const": SCHEMA_ID},
+        "ok": {"type": "boolean"},
+        "interrupted": {"type": "boolean"},
+        "backend": {"type": "string"},
+        "wall": _NUMBER,
+        "work": _NUMBER,
+        "parallelism": _NUMBER,
+        "critical_path": _object(
+            {
+                "nodes": _STRINGS,
+                "stages": _STRINGS,
+                "seconds": _NUMBER,
+            }
+        ),
+        "stage_counts": _object(dict.fromkeys([*STATUSES, "shared", "total"], _COUNT)),
+        "targets": {
+            "type": "array",
+            "items": _object(
+                {
+                    "name": {"type": "string"},
+                    "requested": {"type": "boolean"},
+                    "status": {"enum": STATUSES},
+                    "reason": {"type": ["string", "null"]},
+                    "image_id": _ID,
+                    "tags": _STRINGS,
+                    "size": {"type": ["integer", "null"], "minimum": 0},
+                    "previous_image_id": _ID,
+                    "previous_size": {"type": ["integer", "null"], "minimum": 0},
+                    "layers": {"type": ["integer", "null"], "minimum": 0},
+                    "seconds": _NUMBER,
+                    "stages": _STRINGS,
+                    "pushed": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "tag": {"type": "string"},
+                                "digest": {"type": "string"},
+                            }
+                        ),
+                    },
+                }
+            ),
+        },
+        "nodes": {
+            "type": "array",
+            "items": _object(
+                {
+                    "id": {"type": "string"},
+                    "stage": {"type": "string"},
+                    "label": {"type": "string"},
+                    "targets": _STRINGS,
+                    "shared": {"type": "boolean"},
+                    "status": {"enum": STATUSES},
+                    "reason": {"type": ["string", "null"]},
+                    "start": {"type": ["number", "null"], "minimum": 0},
+                    "end": {"type": ["number", "null"], "minimum": 0},
+                    "seconds": _NUMBER,
+                    "error": {
+                        "oneOf": [
+                            {"type": "null"},
+                            _object(
+                                {
+                                    "message": {"type": "string"},
+                                    "where": {"type": ["string", "null"]},
+                                    "step": {"type": ["string", "null"]},
+                                    "exit_code": {"type": ["integer", "null"]},
+                                    "log_tail": _STRINGS,
+                                }
+                            ),
+                        ]
+                    },
+                }
+            ),
+        },
+    }
+)
 
 
 def _status(status: Status) -> str:
@@ -112,14 +142,21 @@ def _seconds(value: float | None) -> float | None:
 def _error(err: BuildFailed | None) -> dict[str, Any] | None:
     if err is None:
         return None
-    return {"message": err.message, "where": err.where, "step": err.step,
-            "exit_code": err.exit_status, "log_tail": list(err.log_tail)}
+    return {
+        "message": err.message,
+        "where": err.where,
+        "step": err.step,
+        "exit_code": err.exit_status,
+        "log_tail": list(err.log_tail),
+    }
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
     """The report as data, following ``SCHEMA``."""
-    counts = {s: sum(1 for n in summary.nodes if n.status is status)
-              for s, status in zip(STATUSES, Status, strict=True)}
+    counts = {
+        s: sum(1 for n in summary.nodes if n.status is status)
+        for s, status in zip(STATUSES, Status, strict=True)
+    }
     return {
         "schema": SCHEMA_ID,
         "ok": summary.ok,
@@ -133,8 +170,11 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             "stages": [summary.node(n).stage for n in summary.critical_path],
             "seconds": _seconds(summary.critical_seconds),
         },
-        "stage_counts": {**counts, "shared": sum(1 for n in summary.nodes if n.shared),
-                   "total": len(summary.nodes)},
+        "stage_counts": {
+            **counts,
+            "shared": sum(1 for n in summary.nodes if n.shared),
+            "total": len(summary.nodes),
+        },
         "targets": [
             {
                 "name": t.name,
@@ -213,21 +253,36 @@ def summary_markdown(summary: Summary) -> str:
         status = status_text(t, summary)
         if t.status is Status.FAILED:
             status = f"**{status}**"
-        lines.append("| " + " | ".join([
-            _cell(t.name), tags, human_size(t.size), size_change(t),
-            "-" if t.layers is None else str(t.layers), target_time(t), _cell(status),
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    _cell(t.name),
+                    tags,
+                    human_size(t.size),
+                    size_change(t),
+                    "-" if t.layers is None else str(t.layers),
+                    target_time(t),
+                    _cell(status),
+                ]
+            )
+            + " |"
+        )
     lines += [
         "",
         f"- **stages:** {stage_counts(summary)}",
     ]
     for n in summary.nodes:
         if n.shared:
-            lines.append(f"- **shared:** `{n.stage}` by {len(n.targets)} targets "
-                         f"({', '.join(n.targets)}), {_node_state(n.status, n.seconds)}")
+            lines.append(
+                f"- **shared:** `{n.stage}` by {len(n.targets)} targets "
+                f"({', '.join(n.targets)}), {_node_state(n.status, n.seconds)}"
+            )
     lines += [
-        (f"- **time:** wall {human_seconds(summary.wall)}, "
-         f"work {human_seconds(summary.work)}, parallelism {summary.parallelism:.2f}"),
+        (
+            f"- **time:** wall {human_seconds(summary.wall)}, "
+            f"work {human_seconds(summary.work)}, parallelism {summary.parallelism:.2f}"
+        ),
         f"- **critical path:** {_cell(critical_text(summary))}",
         f"- **builder:** {summary.backend or '-'}",
     ]
@@ -238,8 +293,10 @@ def summary_markdown(summary: Summary) -> str:
         code = f", exit code {err.exit_status}" if err.exit_status is not None else ""
         lines += [
             "",
-            (f"**✗ {', '.join(n.targets)}: stage `{n.stage}` failed at "
-             f"{_cell(err.where or '?')}{code}**"),
+            (
+                f"**✗ {', '.join(n.targets)}: stage `{n.stage}` failed at "
+                f"{_cell(err.where or '?')}{code}**"
+            ),
             "",
             "```",
             *([err.step] if err.step else []),

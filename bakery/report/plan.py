@@ -19,9 +19,11 @@ def render_plan(plan: Plan) -> str:
     nodes = plan.nodes
     shared = plan.shared()
     lines = [
-        (f"plan: {len(plan.targets)} target{'s' if len(plan.targets) != 1 else ''}, "
-         f"{len(nodes)} stage build{'s' if len(nodes) != 1 else ''}, "
-         f"{len(shared)} shared"),
+        (
+            f"plan: {len(plan.targets)} target{'s' if len(plan.targets) != 1 else ''}, "
+            f"{len(nodes)} stage build{'s' if len(nodes) != 1 else ''}, "
+            f"{len(shared)} shared"
+        ),
         "",
     ]
     rows: list[tuple[str, str, str, str]] = []
@@ -72,8 +74,13 @@ def plan_json(plan: Plan) -> dict[str, object]:
         ],
         "waves": plan.waves(),
         "targets": {
-            t.name: {"node": t.node, "nodes": list(t.nodes), "after": list(t.after),
-                     "requested": t.requested, "tags": list(t.target.tags)}
+            t.name: {
+                "node": t.node,
+                "nodes": list(t.nodes),
+                "after": list(t.after),
+                "requested": t.requested,
+                "tags": list(t.target.tags),
+            }
             for t in plan.targets.values()
         },
         "external_images": list(plan.external_images()),

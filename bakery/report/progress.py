@@ -52,8 +52,12 @@ class PlainProgress:
     def __enter__(self) -> PlainProgress:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         return None
 
     def _label(self, node_id: str) -> str:
@@ -129,9 +133,14 @@ class LiveProgress:
     keeps the state whole, and nothing calls rich while holding it. ``clock``
     measures the elapsed time shown (the engine's times fold the lines)."""
 
-    def __init__(self, plan: Plan, console: Console, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 refresh_per_second: float = 8.0) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        console: Console,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        refresh_per_second: float = 8.0,
+    ) -> None:
         self.plan = plan
         self.console = console
         self.clock = clock
@@ -143,17 +152,26 @@ class LiveProgress:
         self._begun = clock()
         labels = [len(n.label) for n in plan.nodes.values()]
         self._width = min(max(labels, default=0), _MAX_LABEL)
-        self._live = Live(console=console, get_renderable=lambda: _View(self),
-                          refresh_per_second=refresh_per_second, transient=True,
-                          redirect_stdout=False, redirect_stderr=False)
+        self._live = Live(
+            console=console,
+            get_renderable=lambda: _View(self),
+            refresh_per_second=refresh_per_second,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
 
     def __enter__(self) -> LiveProgress:
         self._begun = self.clock()
         self._live.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._live.stop()
 
     def __call__(self, event: Event) -> None:
@@ -204,7 +222,7 @@ class LiveProgress:
             return None
         steps = self._steps.setdefault(node_id, {})
         # As the engine counts it: resolving the base (FROM) is not building.
-        steps[int(match["n"])] = ev.cached or ev.name[match.end():].lstrip().startswith("FROM ")
+        steps[int(match["n"])] = ev.cached or ev.name[match.end() :].lstrip().startswith("FROM ")
         running = self._running.get(node_id)
         if running is None or len(steps) < int(match["of"]) or ev.error:
             return None
@@ -235,14 +253,16 @@ class LiveProgress:
             return self._row("✗", "yellow", event.node, took, note)
         return None  # a stage that never started: the report says why
 
-    def _row(self, icon: str, style: str, node_id: str, when: str,
-             note: Text | None = None) -> Text:
+    def _row(
+        self, icon: str, style: str, node_id: str, when: str, note: Text | None = None
+    ) -> Text:
         node = self.plan.nodes.get(node_id)
         label = node.label if node else node_id
         if len(label) > self._width:
             label = label[: max(1, self._width - 1)] + "…"
-        row = Text.assemble((icon, style), " ", label.ljust(self._width), " ",
-                            when.rjust(_TIME_WIDTH))
+        row = Text.assemble(
+            (icon, style), " ", label.ljust(self._width), " ", when.rjust(_TIME_WIDTH)
+        )
         if note is not None and note.plain:
             row.append("  ")
             row.append_text(note)
@@ -256,12 +276,16 @@ class LiveProgress:
             notes = {n: self._lines.get(n, Text("")).copy() for n, _ in running}
             done = len(self._done)
         frame = _SPINNER[int((now - self._begun) * 10) % len(_SPINNER)]
-        out = [self._row(frame, "cyan", node_id, human_seconds(max(0.0, now - r.seen)),
-                         notes[node_id])
-               for node_id, r in running]
+        out = [
+            self._row(frame, "cyan", node_id, human_seconds(max(0.0, now - r.seen)), notes[node_id])
+            for node_id, r in running
+        ]
         total = len(self.plan.nodes)
-        status = Text(f"{done}/{total} stages done, {len(running)} running, "
-                      f"{human_seconds(max(0.0, now - self._begun))}", style="dim")
+        status = Text(
+            f"{done}/{total} stages done, {len(running)} running, "
+            f"{human_seconds(max(0.0, now - self._begun))}",
+            style="dim",
+        )
         out.append(status)
         for line in out:
             line.no_wrap = True

@@ -29,8 +29,13 @@ from bakery.core.plan import Plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.events import RunResult, Status
 
-_STYLE = {Status.BUILT: "green", Status.CACHED: "cyan", Status.FAILED: "red bold",
-          Status.NOT_STARTED: "yellow", Status.CANCELLED: "yellow"}
+_STYLE = {
+    Status.BUILT: "green",
+    Status.CACHED: "cyan",
+    Status.FAILED: "red bold",
+    Status.NOT_STARTED: "yellow",
+    Status.CANCELLED: "yellow",
+}
 
 
 # -- facts from the daemon, gathered by the caller ---------------------------------------
@@ -135,13 +140,20 @@ def summarize(plan: Plan, result: RunResult, facts: ImageSizes | None = None) ->
         r = result.nodes.get(node_id)
         if r is None:
             continue
-        nodes.append(NodeRow(
-            id=node_id, label=node.label, stage=node.stage.display_name,
-            targets=tuple(sorted(node.targets)), status=r.status, reason=r.reason,
-            start=None if r.started is None else r.started - t0,
-            end=None if r.finished is None else r.finished - t0,
-            seconds=r.seconds, error=r.error,
-        ))
+        nodes.append(
+            NodeRow(
+                id=node_id,
+                label=node.label,
+                stage=node.stage.display_name,
+                targets=tuple(sorted(node.targets)),
+                status=r.status,
+                reason=r.reason,
+                start=None if r.started is None else r.started - t0,
+                end=None if r.finished is None else r.finished - t0,
+                seconds=r.seconds,
+                error=r.error,
+            )
+        )
     by_id = {n.id: n for n in nodes}
 
     targets: list[TargetRow] = []
@@ -156,25 +168,37 @@ def summarize(plan: Plan, result: RunResult, facts: ImageSizes | None = None) ->
         previous = tr.previous.get(planned.target.tags[0]) if planned.target.tags else None
         image = facts.images.get(tr.image_id) if tr.image_id else None
         before = facts.images.get(previous) if previous else None
-        targets.append(TargetRow(
-            name=name, tags=tags, status=status, reason=tr.reason, image_id=tr.image_id,
-            size=image.size if image else None,
-            previous_image_id=previous,
-            previous_size=before.size if before else None,
-            layers=image.layers if image else None,
-            seconds=(sum(n.seconds for n in own) if any(n.start is not None for n in own)
-                     else None),
-            stages=planned.nodes, requested=planned.requested,
-            pushed=tuple(facts.pushed.get(name, ())),
-        ))
+        targets.append(
+            TargetRow(
+                name=name,
+                tags=tags,
+                status=status,
+                reason=tr.reason,
+                image_id=tr.image_id,
+                size=image.size if image else None,
+                previous_image_id=previous,
+                previous_size=before.size if before else None,
+                layers=image.layers if image else None,
+                seconds=(
+                    sum(n.seconds for n in own) if any(n.start is not None for n in own) else None
+                ),
+                stages=planned.nodes,
+                requested=planned.requested,
+                pushed=tuple(facts.pushed.get(name, ())),
+            )
+        )
 
     path, length = critical_path(plan, result)
     return Summary(
-        targets=tuple(targets), nodes=tuple(nodes),
+        targets=tuple(targets),
+        nodes=tuple(nodes),
         wall=max(0.0, result.finished - result.started),
         work=sum(n.seconds for n in nodes),
-        critical_path=path, critical_seconds=length,
-        backend=result.backend, interrupted=result.interrupted, ok=result.ok,
+        critical_path=path,
+        critical_seconds=length,
+        backend=result.backend,
+        interrupted=result.interrupted,
+        ok=result.ok,
     )
 
 
@@ -185,8 +209,11 @@ def critical_path(plan: Plan, result: RunResult) -> tuple[tuple[str, ...], float
     among those it waited for, that finished last. Its length runs from the
     start of its first stage to the end of its last, waits included. Ties go
     to the later node in build order, the one further down the graph."""
-    ran = {n: r for n, r in result.nodes.items()
-           if n in plan.nodes and r.started is not None and r.finished is not None}
+    ran = {
+        n: r
+        for n, r in result.nodes.items()
+        if n in plan.nodes and r.started is not None and r.finished is not None
+    }
     if not ran:
         return (), 0.0
     order = {n: i for i, n in enumerate(plan.nodes)}
@@ -253,8 +280,7 @@ def size_change(row: TargetRow) -> str:
 def status_text(row: TargetRow, summary: Summary) -> str:
     """``built``, ``cached``, ``failed at shared/base``, ``not started (why)``."""
     if row.status is Status.FAILED:
-        failed = [summary.node(n) for n in row.stages
-                  if summary.node(n).status is Status.FAILED]
+        failed = [summary.node(n) for n in row.stages if summary.node(n).status is Status.FAILED]
         if failed:
             return f"failed at {failed[0].label}"
     if row.status in (Status.BUILT, Status.CACHED) or not row.reason:
@@ -318,14 +344,23 @@ def render_summary(console: Console, summary: Summary) -> None:
     right = ("size", "change", "layers", "time")
     for column in ("target", "tags", "size", "change", "layers", "time", "status"):
         # Tags are what scripts copy: never cut; a long status wraps instead.
-        table.add_column(column, justify="right" if column in right else "left",
-                         no_wrap=column in ("target", "tags"),
-                         overflow="fold" if column == "status" else "ellipsis")
+        table.add_column(
+            column,
+            justify="right" if column in right else "left",
+            no_wrap=column in ("target", "tags"),
+            overflow="fold" if column == "status" else "ellipsis",
+        )
     for row in summary.targets:
         status = Text(status_text(row, summary), style=_STYLE[row.status])
         table.add_row(
-            row.name, "\n".join(row.tags) or "-", human_size(row.size), size_change(row),
-            "-" if row.layers is None else str(row.layers), target_time(row), status)
+            row.name,
+            "\n".join(row.tags) or "-",
+            human_size(row.size),
+            size_change(row),
+            "-" if row.layers is None else str(row.layers),
+            target_time(row),
+            status,
+        )
     console.print(table)
 
     facts = Table.grid(padding=(0, 2))
@@ -335,9 +370,12 @@ def render_summary(console: Console, summary: Summary) -> None:
     for node in summary.nodes:
         if node.shared:
             facts.add_row("shared", shared_text(node))
-    facts.add_row("time", f"wall {human_seconds(summary.wall)}, "
-                          f"work {human_seconds(summary.work)}, "
-                          f"parallelism {summary.parallelism:.2f}")
+    facts.add_row(
+        "time",
+        f"wall {human_seconds(summary.wall)}, "
+        f"work {human_seconds(summary.work)}, "
+        f"parallelism {summary.parallelism:.2f}",
+    )
     facts.add_row("critical path", critical_text(summary))
     facts.add_row("builder", summary.backend or "-")
     for row in summary.targets:
@@ -356,8 +394,13 @@ def render_failures(console: Console, plan: Plan, result: RunResult) -> None:
         console.print()
         targets = ", ".join(sorted(node.targets))
         code = f", exit code {err.exit_status}" if err.exit_status is not None else ""
-        console.print(Text(f"✗ {targets}: stage {node.stage.display_name} failed "
-                           f"at {err.where or node.graph.dockerfile.name}{code}", style="red bold"))
+        console.print(
+            Text(
+                f"✗ {targets}: stage {node.stage.display_name} failed "
+                f"at {err.where or node.graph.dockerfile.name}{code}",
+                style="red bold",
+            )
+        )
         if err.step:
             console.print(Text(f"  {err.step}"))
         console.print(Text(f"  {err.message}", style="red"))
@@ -367,4 +410,3 @@ def render_failures(console: Console, plan: Plan, result: RunResult) -> None:
                 console.print(Text(f"    {line}"))
     if result.interrupted:
         console.print(Text("interrupted: builds were stopped", style="yellow bold"))
-

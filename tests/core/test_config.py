@@ -80,7 +80,8 @@ def get(project: Project, path: str) -> object:
 
 VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
     (
-        [SEED], {},
+        [SEED],
+        {},
         {
             "target.client.context": "/p",
             "target.client.dockerfile": "/p/Dockerfile",
@@ -97,7 +98,8 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         },
     ),
     (
-        ["[target.app]\n"], {},
+        ["[target.app]\n"],
+        {},
         {
             "target.app.context": "/p",
             "target.app.dockerfile": "/p/Dockerfile",
@@ -112,39 +114,67 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         },
     ),
     (
-        [SEED], {"env": {"VERSION": "1.0", "HOME": "/root"}},
-        {"variables.VERSION": "1.0", "target.client.tags": (
-            "buildme-client:latest", "localhost:5000/buildme-client:1.0")},
+        [SEED],
+        {"env": {"VERSION": "1.0", "HOME": "/root"}},
+        {
+            "variables.VERSION": "1.0",
+            "target.client.tags": ("buildme-client:latest", "localhost:5000/buildme-client:1.0"),
+        },
     ),
     (
-        [SEED], {"env": {"VERSION": "1.0"}, "cli_vars": {"VERSION": "2.0"}},
+        [SEED],
+        {"env": {"VERSION": "1.0"}, "cli_vars": {"VERSION": "2.0"}},
         {"variables.VERSION": "2.0", "variables.REGISTRY": "localhost:5000"},
     ),
     (
-        [('[variables]\nREG = "r.io"\nIMAGE = "${REG}/app"\nTAG = "${IMAGE}:${V}"\nV = "1"\n'
-         '[target.app]\ntags = ["${TAG}"]\n')],
+        [
+            (
+                '[variables]\nREG = "r.io"\nIMAGE = "${REG}/app"\nTAG = "${IMAGE}:${V}"\nV = "1"\n'
+                '[target.app]\ntags = ["${TAG}"]\n'
+            )
+        ],
         {},
         # a variable may use variables declared before or after it
         {"target.app.tags": ("r.io/app:1",), "variables.TAG": "r.io/app:1"},
     ),
     (
-        [('[variables]\nREG = "r.io"\nIMAGE = "${REG}/app"\n'
-         '[target.app]\nargs = { IMAGE = "${IMAGE}" }\n')],
+        [
+            (
+                '[variables]\nREG = "r.io"\nIMAGE = "${REG}/app"\n'
+                '[target.app]\nargs = { IMAGE = "${IMAGE}" }\n'
+            )
+        ],
         {"cli_vars": {"REG": "${literal}"}},
         # values from --var, the environment and built-ins are not expanded again
         {"target.app.args": {"IMAGE": "${literal}/app"}, "variables.IMAGE": "${literal}/app"},
     ),
     (
-        [('[target.app]\ndescription = "costs $${X}, $$ and $5"\n'
-         'dockerfile-inline = "FROM alpine\\nARG X\\nRUN echo $${X} $X\\n"\n')], {},
-        {"target.app.description": "costs ${X}, $$ and $5",
-         "target.app.dockerfile_inline": "FROM alpine\nARG X\nRUN echo ${X} $X\n"},
+        [
+            (
+                '[target.app]\ndescription = "costs $${X}, $$ and $5"\n'
+                'dockerfile-inline = "FROM alpine\\nARG X\\nRUN echo $${X} $X\\n"\n'
+            )
+        ],
+        {},
+        {
+            "target.app.description": "costs ${X}, $$ and $5",
+            "target.app.dockerfile_inline": "FROM alpine\nARG X\nRUN echo ${X} $X\n",
+        },
     ),
     (
-        [('[variables]\nGIT_SHA = "unknown"\n[target.app]\n'
-         'tags = ["app:${GIT_SHORT_SHA}", "app:${GIT_SHA}", "app:${TIMESTAMP}"]\n')],
-        {"builtins": {"GIT_SHA": "0123456789ab", "GIT_SHORT_SHA": "0123456",
-                      "TIMESTAMP": "20240102T030405Z"}},
+        [
+            (
+                '[variables]\nGIT_SHA = "unknown"\n[target.app]\n'
+                'tags = ["app:${GIT_SHORT_SHA}", "app:${GIT_SHA}", "app:${TIMESTAMP}"]\n'
+            )
+        ],
+        {
+            "builtins": {
+                "GIT_SHA": "0123456789ab",
+                "GIT_SHORT_SHA": "0123456",
+                "TIMESTAMP": "20240102T030405Z",
+            }
+        },
         # a built-in beats the file's fallback
         {"target.app.tags": ("app:0123456", "app:0123456789ab", "app:20240102T030405Z")},
     ),
@@ -166,11 +196,18 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         {"target.app.tags": ("app:abc",)},
     ),
     (
-        [SEED,
-         ("override.toml",
-          ('[variables]\nVERSION = "rc"\n'
-          '[target.client]\ncontext = "src"\nargs = { B = "2" }\n'
-          '[target.extra]\ncontext = "."\n'), "/p/sub")],
+        [
+            SEED,
+            (
+                "override.toml",
+                (
+                    '[variables]\nVERSION = "rc"\n'
+                    '[target.client]\ncontext = "src"\nargs = { B = "2" }\n'
+                    '[target.extra]\ncontext = "."\n'
+                ),
+                "/p/sub",
+            ),
+        ],
         {},
         {
             "variables.VERSION": "rc",
@@ -187,16 +224,22 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         },
     ),
     (
-        ['[target.app]\nargs = { A = "1", B = "1" }\nlabels = { x = "1" }\n',
-         ("two.toml", '[target.app]\nargs = { B = "2", C = "2" }\n', "/p")],
+        [
+            '[target.app]\nargs = { A = "1", B = "1" }\nlabels = { x = "1" }\n',
+            ("two.toml", '[target.app]\nargs = { B = "2", C = "2" }\n', "/p"),
+        ],
         {},
         {"target.app.args": {"A": "1", "B": "2", "C": "2"}, "target.app.labels": {"x": "1"}},
     ),
     (
-        [('[target.a]\nargs = { A = "a", X = "a" }\ntags = ["a"]\nplatform = "linux/amd64"\n'
-         '[target.b]\nargs = { B = "b", X = "b" }\ntags = ["b"]\nno-cache = true\n'
-         '[target.c]\ninherits = ["a", "b"]\nargs = { C = "c" }\n'
-         '[target.d]\ninherits = ["c"]\ntags = ["d"]\n')],
+        [
+            (
+                '[target.a]\nargs = { A = "a", X = "a" }\ntags = ["a"]\nplatform = "linux/amd64"\n'
+                '[target.b]\nargs = { B = "b", X = "b" }\ntags = ["b"]\nno-cache = true\n'
+                '[target.c]\ninherits = ["a", "b"]\nargs = { C = "c" }\n'
+                '[target.d]\ninherits = ["c"]\ntags = ["d"]\n'
+            )
+        ],
         {},
         {
             # later parents override earlier ones; maps merge key by key; the child wins
@@ -210,13 +253,20 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         },
     ),
     (
-        [('[target.client]\ntags = ["c"]\nargs = { A = "1" }\n'
-         '[target.server]\ntags = ["s"]\n')],
-        {"sets": ["*.tags+=extra:1", "client.args.FOO=bar", "*.args+=K=V",
-                  "server.platform=linux/arm64", "client.no-cache=true",
-                  "server.contexts.base=target:client", "client.context=src",
-                  "server.labels.org.opencontainers.image.title=Server"],
-         "cwd": "/work"},
+        [('[target.client]\ntags = ["c"]\nargs = { A = "1" }\n[target.server]\ntags = ["s"]\n')],
+        {
+            "sets": [
+                "*.tags+=extra:1",
+                "client.args.FOO=bar",
+                "*.args+=K=V",
+                "server.platform=linux/arm64",
+                "client.no-cache=true",
+                "server.contexts.base=target:client",
+                "client.context=src",
+                "server.labels.org.opencontainers.image.title=Server",
+            ],
+            "cwd": "/work",
+        },
         {
             "target.client.tags": ("c", "extra:1"),
             "target.server.tags": ("s", "extra:1"),
@@ -236,11 +286,15 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         {"target.app.tags": (), "target.app.args": {"B": "2"}, "target.app.pull": True},
     ),
     (
-        [('[target.app]\nplatform = ["linux/arm64"]\noutput = ["type=local,dest=out"]\n'
-         'extra-hosts = { db = "10.0.0.2" }\nshm-size = 64\n'
-         'args = { PORT = 8080, DEBUG = false, RATIO = 1.5 }\n'
-         '[target.other]\nextra-hosts = ["db:10.0.0.2", "cache=10.0.0.3"]\n'
-         'output = "type=docker"\nshm-size = "1g"\n')],
+        [
+            (
+                '[target.app]\nplatform = ["linux/arm64"]\noutput = ["type=local,dest=out"]\n'
+                'extra-hosts = { db = "10.0.0.2" }\nshm-size = 64\n'
+                "args = { PORT = 8080, DEBUG = false, RATIO = 1.5 }\n"
+                '[target.other]\nextra-hosts = ["db:10.0.0.2", "cache=10.0.0.3"]\n'
+                'output = "type=docker"\nshm-size = "1g"\n'
+            )
+        ],
         {},
         {
             "target.app.platform": "linux/arm64",
@@ -254,27 +308,39 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         },
     ),
     (
-        [('[target.base]\n[target.app]\ncontext = "app"\ndockerfile = "../docker/app.Dockerfile"\n'
-         'contexts = { base = "target:base", files = "shared", img = "docker-image://alpine:3",'
-         ' git = "https://github.com/x/y.git" }\n'
-         '[target.remote]\ncontext = "https://github.com/x/y.git#main"\n'
-         'dockerfile = "build/Dockerfile"\n')],
+        [
+            (
+                '[target.base]\n[target.app]\ncontext = "app"\n'
+                'dockerfile = "../docker/app.Dockerfile"\n'
+                'contexts = { base = "target:base", files = "shared", img = "docker-image://alpine:3",'
+                ' git = "https://github.com/x/y.git" }\n'
+                '[target.remote]\ncontext = "https://github.com/x/y.git#main"\n'
+                'dockerfile = "build/Dockerfile"\n'
+            )
+        ],
         {},
         {
             "target.app.context": "/p/app",
             "target.app.dockerfile": "/p/docker/app.Dockerfile",
-            "target.app.contexts": {"base": "target:base", "files": "/p/shared",
-                                    "img": "docker-image://alpine:3",
-                                    "git": "https://github.com/x/y.git"},
+            "target.app.contexts": {
+                "base": "target:base",
+                "files": "/p/shared",
+                "img": "docker-image://alpine:3",
+                "git": "https://github.com/x/y.git",
+            },
             "target.remote.context": "https://github.com/x/y.git#main",
             "target.remote.dockerfile": "build/Dockerfile",
         },
     ),
     (
-        [('[group.default]\ntargets = ["b", "inner"]\n'
-         '[group.inner]\ntargets = ["a", "b", "c"]\ndescription = "the inner ones"\n'
-         '[group.everything]\ntargets = ["all"]\n'
-         '[target.a]\n[target.b]\n[target.c]\n[target.d]\n')],
+        [
+            (
+                '[group.default]\ntargets = ["b", "inner"]\n'
+                '[group.inner]\ntargets = ["a", "b", "c"]\ndescription = "the inner ones"\n'
+                '[group.everything]\ntargets = ["all"]\n'
+                "[target.a]\n[target.b]\n[target.c]\n[target.d]\n"
+            )
+        ],
         {},
         {
             "select": ("b", "a", "c"),
@@ -285,44 +351,92 @@ VALID: list[tuple[list[File], dict[str, Any], dict[str, object]]] = [
         },
     ),
     (
-        ['[group.all]\ntargets = ["a"]\n[target.a]\n[target.b]\n'], {},
+        ['[group.all]\ntargets = ["a"]\n[target.a]\n[target.b]\n'],
+        {},
         {"select": ("a",), "select all b": ("a", "b")},
     ),
     (
-        [('[target.client.args]\nA = "1"\n[target.client.labels]\n"com.example.x" = "y"\n'
-         '[target."app.v2"]\ninherits = ["client"]\n')],
+        [
+            (
+                '[target.client.args]\nA = "1"\n[target.client.labels]\n"com.example.x" = "y"\n'
+                '[target."app.v2"]\ninherits = ["client"]\n'
+            )
+        ],
         {"sets": ["app.v2.tags+=app:v2"]},
-        {"target.client.args": {"A": "1"}, "target.client.labels": {"com.example.x": "y"},
-         "target.app.v2.args": {"A": "1"}, "target.app.v2.tags": ("app:v2",)},
+        {
+            "target.client.args": {"A": "1"},
+            "target.client.labels": {"com.example.x": "y"},
+            "target.app.v2.args": {"A": "1"},
+            "target.app.v2.tags": ("app:v2",),
+        },
     ),
     (
-        [('[target.app]\ncontext = "ctx"\ndockerfile = "/abs/Dockerfile"\ntarget = "final"\n'
-         'tags = ["app:1"]\nargs = { A = "1" }\nlabels = { l = "v" }\nplatform = "linux/amd64"\n'
-         'depends-on = ["db"]\ncontexts = { c = "target:db" }\ncache-from = ["type=local,src=c"]\n'
-         'no-cache = true\npull = true\nnetwork = "host"\nextra-hosts = ["h:1.2.3.4"]\n'
-         'shm-size = "64m"\noutput = "type=local,dest=/out"\ndescription = "the app"\n'
-         'dockerfile-inline = "FROM scratch"\n[target.db]\n')],
+        [
+            (
+                '[target.app]\ncontext = "ctx"\ndockerfile = "/abs/Dockerfile"\ntarget = "final"\n'
+                'tags = ["app:1"]\nargs = { A = "1" }\nlabels = { l = "v" }\n'
+                'platform = "linux/amd64"\n'
+                'depends-on = ["db"]\ncontexts = { c = "target:db" }\n'
+                'cache-from = ["type=local,src=c"]\n'
+                'no-cache = true\npull = true\nnetwork = "host"\nextra-hosts = ["h:1.2.3.4"]\n'
+                'shm-size = "64m"\noutput = "type=local,dest=/out"\ndescription = "the app"\n'
+                'dockerfile-inline = "FROM scratch"\n[target.db]\n'
+            )
+        ],
         {},
-        {"json.app": {
-            "context": "/p/ctx", "dockerfile": "/abs/Dockerfile",
-            "dockerfile-inline": "FROM scratch", "target": "final", "tags": ["app:1"],
-            "args": {"A": "1"}, "labels": {"l": "v"}, "platform": "linux/amd64",
-            "depends-on": ["db"], "contexts": {"c": "target:db"},
-            "cache-from": ["type=local,src=c"], "no-cache": True, "pull": True,
-            "network": "host", "extra-hosts": ["h:1.2.3.4"], "shm-size": "64m",
-            "output": "type=local,dest=/out", "description": "the app",
-        }},
+        {
+            "json.app": {
+                "context": "/p/ctx",
+                "dockerfile": "/abs/Dockerfile",
+                "dockerfile-inline": "FROM scratch",
+                "target": "final",
+                "tags": ["app:1"],
+                "args": {"A": "1"},
+                "labels": {"l": "v"},
+                "platform": "linux/amd64",
+                "depends-on": ["db"],
+                "contexts": {"c": "target:db"},
+                "cache-from": ["type=local,src=c"],
+                "no-cache": True,
+                "pull": True,
+                "network": "host",
+                "extra-hosts": ["h:1.2.3.4"],
+                "shm-size": "64m",
+                "output": "type=local,dest=/out",
+                "description": "the app",
+            }
+        },
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("files", "options", "expected"), VALID,
-    ids=["seed", "defaults", "env-beats-file", "var-beats-env", "variables-nest",
-         "variables-verbatim", "dollar-escape", "builtins", "builtin-fallback", "var-beats-builtin",
-         "env-only-for-declared", "layering", "layering-merges-maps", "inherits-multi-level",
-         "set", "set-replaces", "attribute-forms", "paths", "groups", "group-all-defined",
-         "subtables-and-dotted-names", "to-json-every-attribute"],
+    ("files", "options", "expected"),
+    VALID,
+    ids=[
+        "seed",
+        "defaults",
+        "env-beats-file",
+        "var-beats-env",
+        "variables-nest",
+        "variables-verbatim",
+        "dollar-escape",
+        "builtins",
+        "builtin-fallback",
+        "var-beats-builtin",
+        "env-only-for-declared",
+        "layering",
+        "layering-merges-maps",
+        "inherits-multi-level",
+        "set",
+        "set-replaces",
+        "attribute-forms",
+        "paths",
+        "groups",
+        "group-all-defined",
+        "subtables-and-dotted-names",
+        "to-json-every-attribute",
+    ],
 )
 def test_valid(files: list[File], options: dict[str, Any], expected: dict[str, object]) -> None:
     project = load(files, **options)
@@ -332,146 +446,384 @@ def test_valid(files: list[File], options: dict[str, Any], expected: dict[str, o
 # -- errors ----------------------------------------------------------------------------
 
 ERRORS: list[tuple[list[File], dict[str, Any], str, str | None]] = [
-    (['[target.client]\ntarget = "client"\ntag = ["x"]\n'], {},
-     'unknown attribute "tag" in target.client; did you mean "tags"?', "bake.toml:3"),
-    (['[target.client]\nno_cache = true\n'], {},
-     'unknown attribute "no_cache" in target.client; did you mean "no-cache"?', "bake.toml:2"),
-    ([('[target.a]\ndescription = """\nline\ntag = 1\n"""\ncache-from = [\n  "x",\n]\n'
-      'bogus = 1\n')], {},
-     'unknown attribute "bogus" in target.a', "bake.toml:9"),
-    (['[group.default]\ntarget = ["a"]\n[target.a]\n'], {},
-     'unknown attribute "target" in group.default; did you mean "targets"?', "bake.toml:2"),
-    (['[targets.client]\n'], {},
-     'unknown top-level table "targets"; did you mean "target"?', "bake.toml:1"),
-    (['[target.a]\n[group.default]\ntargets = ["a", "clinet"]\n[target.client]\n'], {},
-     'unknown target or group "clinet" in group.default.targets; did you mean "client"?',
-     "bake.toml:3"),
-    ([SEED], {"select": ["clinet"]},
-     'unknown target or group "clinet"; did you mean "client"?', None),
-    ([SEED.replace('inherits = ["client"]', 'inherits = ["clinet"]')], {},
-     'unknown target "clinet" in target.server.inherits; did you mean "client"?', "bake.toml:16"),
-    (['[target.migrate]\n[target.app]\ndepends-on = ["migrat"]\n'], {},
-     'unknown target "migrat" in target.app.depends-on; did you mean "migrate"?', "bake.toml:3"),
-    (['[target.base]\n[target.app]\ncontexts = { b = "target:bse" }\n'], {},
-     'unknown target "bse" in target.app.contexts.b; did you mean "base"?', "bake.toml:3"),
-    ([SEED.replace("${VERSION}", "${VERSON}", 1)], {},
-     'unknown variable "VERSON" in target.client.tags; did you mean "VERSION"?', "bake.toml:12"),
-    (['[target.app]\ntags = ["app:${HOME}"]\n'], {"env": {"HOME": "/root"}},
-     'unknown variable "HOME" in target.app.tags', "bake.toml:2"),
+    (
+        ['[target.client]\ntarget = "client"\ntag = ["x"]\n'],
+        {},
+        'unknown attribute "tag" in target.client; did you mean "tags"?',
+        "bake.toml:3",
+    ),
+    (
+        ["[target.client]\nno_cache = true\n"],
+        {},
+        'unknown attribute "no_cache" in target.client; did you mean "no-cache"?',
+        "bake.toml:2",
+    ),
+    (
+        [
+            (
+                '[target.a]\ndescription = """\nline\ntag = 1\n"""\ncache-from = [\n  "x",\n]\n'
+                "bogus = 1\n"
+            )
+        ],
+        {},
+        'unknown attribute "bogus" in target.a',
+        "bake.toml:9",
+    ),
+    (
+        ['[group.default]\ntarget = ["a"]\n[target.a]\n'],
+        {},
+        'unknown attribute "target" in group.default; did you mean "targets"?',
+        "bake.toml:2",
+    ),
+    (
+        ["[targets.client]\n"],
+        {},
+        'unknown top-level table "targets"; did you mean "target"?',
+        "bake.toml:1",
+    ),
+    (
+        ['[target.a]\n[group.default]\ntargets = ["a", "clinet"]\n[target.client]\n'],
+        {},
+        'unknown target or group "clinet" in group.default.targets; did you mean "client"?',
+        "bake.toml:3",
+    ),
+    (
+        [SEED],
+        {"select": ["clinet"]},
+        'unknown target or group "clinet"; did you mean "client"?',
+        None,
+    ),
+    (
+        [SEED.replace('inherits = ["client"]', 'inherits = ["clinet"]')],
+        {},
+        'unknown target "clinet" in target.server.inherits; did you mean "client"?',
+        "bake.toml:16",
+    ),
+    (
+        ['[target.migrate]\n[target.app]\ndepends-on = ["migrat"]\n'],
+        {},
+        'unknown target "migrat" in target.app.depends-on; did you mean "migrate"?',
+        "bake.toml:3",
+    ),
+    (
+        ['[target.base]\n[target.app]\ncontexts = { b = "target:bse" }\n'],
+        {},
+        'unknown target "bse" in target.app.contexts.b; did you mean "base"?',
+        "bake.toml:3",
+    ),
+    (
+        [SEED.replace("${VERSION}", "${VERSON}", 1)],
+        {},
+        'unknown variable "VERSON" in target.client.tags; did you mean "VERSION"?',
+        "bake.toml:12",
+    ),
+    (
+        ['[target.app]\ntags = ["app:${HOME}"]\n'],
+        {"env": {"HOME": "/root"}},
+        'unknown variable "HOME" in target.app.tags',
+        "bake.toml:2",
+    ),
     (['[variables]\nA = "${B}"\n'], {}, 'unknown variable "B" in variables.A', "bake.toml:2"),
-    (['[target.app]\ntags = ["app:${GIT_SHA}"]\n'], {},
-     'variable "GIT_SHA" in target.app.tags is not set: the bake file is not in a git work tree',
-     "bake.toml:2"),
-    (['[target.app]\nargs = { A = "${A:-x}" }\n'], {},
-     'bad variable reference "${A:-x}" in target.app.args.A', "bake.toml:2"),
-    (['[target.app]\ndescription = "${A"\n'], {},
-     'bad variable reference "${A" in target.app.description', "bake.toml:2"),
-    (['[target.a]\ninherits = ["b"]\n[target.b]\ninherits = ["a"]\n'], {},
-     "cycle in inherits: a -> b -> a", "bake.toml:2"),
+    (
+        ['[target.app]\ntags = ["app:${GIT_SHA}"]\n'],
+        {},
+        'variable "GIT_SHA" in target.app.tags is not set: the bake file is not in a git work tree',
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nargs = { A = "${A:-x}" }\n'],
+        {},
+        'bad variable reference "${A:-x}" in target.app.args.A',
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\ndescription = "${A"\n'],
+        {},
+        'bad variable reference "${A" in target.app.description',
+        "bake.toml:2",
+    ),
+    (
+        ['[target.a]\ninherits = ["b"]\n[target.b]\ninherits = ["a"]\n'],
+        {},
+        "cycle in inherits: a -> b -> a",
+        "bake.toml:2",
+    ),
     (['[target.a]\ninherits = ["a"]\n'], {}, "cycle in inherits: a -> a", "bake.toml:2"),
-    ([('[target.a]\ndepends-on = ["b"]\n[target.b]\ndepends-on = ["c"]\n'
-      '[target.c]\ndepends-on = ["a"]\n')], {},
-     "cycle in depends-on: a -> b -> c -> a", "bake.toml:2"),
-    (['[target.a]\ndepends-on = ["b"]\n[target.b]\ncontexts = { x = "target:a" }\n'], {},
-     "cycle in depends-on and contexts: a -> b -> a", "bake.toml:2"),
-    (['[group.x]\ntargets = ["y"]\n[group.y]\ntargets = ["t", "x"]\n[target.t]\n'], {},
-     "cycle in groups: x -> y -> x", "bake.toml:2"),
-    (['[variables]\nA = "${B}"\nB = "x${A}"\n'], {},
-     "cycle in variables: A -> B -> A", "bake.toml:2"),
-    (['[target.app]\ntags = "app:latest"\n'], {},
-     "target.app.tags must be a list of strings, not a string", "bake.toml:2"),
-    (['[target.app]\ntags = ["a", 1]\n'], {},
-     "target.app.tags must be a list of strings, not item 2 is an integer", "bake.toml:2"),
-    (['[target.app]\nno-cache = "yes"\n'], {},
-     "target.app.no-cache must be true or false, not a string", "bake.toml:2"),
-    (['[target.app]\nargs = ["A=1"]\n'], {},
-     "target.app.args must be a table of strings, not a list", "bake.toml:2"),
-    (['[target.app]\nargs = { A = ["1"] }\n'], {},
-     "target.app.args.A must be a string, number or boolean, not a list", "bake.toml:2"),
-    (['[target.app]\nplatform = ["linux/amd64", "linux/arm64"]\n'], {},
-     "target.app.platform takes one platform, not 2", "bake.toml:2"),
-    (['[variables]\nP = "linux/amd64,linux/arm64"\n[target.app]\nplatform = "${P}"\n'], {},
-     'target.app.platform takes one platform, not "linux/amd64,linux/arm64"', "bake.toml:4"),
-    (['target = "app"\n'], {},
-     "target must be a table [target.NAME], not a string", "bake.toml:1"),
-    (['[target]\napp = "x"\n'], {},
-     "target.app must be a table, not a string", "bake.toml:2"),
-    (['[variables]\nV = { a = 1 }\n'], {},
-     "variables.V must be a string, not a table", "bake.toml:2"),
+    (
+        [
+            (
+                '[target.a]\ndepends-on = ["b"]\n[target.b]\ndepends-on = ["c"]\n'
+                '[target.c]\ndepends-on = ["a"]\n'
+            )
+        ],
+        {},
+        "cycle in depends-on: a -> b -> c -> a",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.a]\ndepends-on = ["b"]\n[target.b]\ncontexts = { x = "target:a" }\n'],
+        {},
+        "cycle in depends-on and contexts: a -> b -> a",
+        "bake.toml:2",
+    ),
+    (
+        ['[group.x]\ntargets = ["y"]\n[group.y]\ntargets = ["t", "x"]\n[target.t]\n'],
+        {},
+        "cycle in groups: x -> y -> x",
+        "bake.toml:2",
+    ),
+    (
+        ['[variables]\nA = "${B}"\nB = "x${A}"\n'],
+        {},
+        "cycle in variables: A -> B -> A",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\ntags = "app:latest"\n'],
+        {},
+        "target.app.tags must be a list of strings, not a string",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\ntags = ["a", 1]\n'],
+        {},
+        "target.app.tags must be a list of strings, not item 2 is an integer",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nno-cache = "yes"\n'],
+        {},
+        "target.app.no-cache must be true or false, not a string",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nargs = ["A=1"]\n'],
+        {},
+        "target.app.args must be a table of strings, not a list",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nargs = { A = ["1"] }\n'],
+        {},
+        "target.app.args.A must be a string, number or boolean, not a list",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nplatform = ["linux/amd64", "linux/arm64"]\n'],
+        {},
+        "target.app.platform takes one platform, not 2",
+        "bake.toml:2",
+    ),
+    (
+        ['[variables]\nP = "linux/amd64,linux/arm64"\n[target.app]\nplatform = "${P}"\n'],
+        {},
+        'target.app.platform takes one platform, not "linux/amd64,linux/arm64"',
+        "bake.toml:4",
+    ),
+    (['target = "app"\n'], {}, "target must be a table [target.NAME], not a string", "bake.toml:1"),
+    (['[target]\napp = "x"\n'], {}, "target.app must be a table, not a string", "bake.toml:2"),
+    (
+        ["[variables]\nV = { a = 1 }\n"],
+        {},
+        "variables.V must be a string, not a table",
+        "bake.toml:2",
+    ),
     (['[target."a b"]\n'], {}, 'invalid target name "a b"', "bake.toml:1"),
-    (['[target.x]\n[group.x]\ntargets = []\n'], {},
-     '"x" is both a target and a group', "bake.toml:2"),
-    (['[target.app]\ntags = ["Buildme:latest"]\n'], {},
-     'invalid tag "Buildme:latest" in target.app.tags', "bake.toml:2"),
-    (['[variables]\nREGISTRY = ""\n[target.app]\ntags = ["${REGISTRY}/app"]\n'], {},
-     'invalid tag "/app" in target.app.tags', "bake.toml:4"),
-    (['[target.app]\noutput = "type=registry"\n'], {},
-     'unsupported output type "registry" in target.app.output', "bake.toml:2"),
-    (['[target.app]\noutput = "type=local"\n'], {},
-     "target.app.output of type local needs dest=DIR", "bake.toml:2"),
-    (['[target.app]\nextra-hosts = ["db"]\n'], {},
-     'invalid host "db" in target.app.extra-hosts', "bake.toml:2"),
-    (['[target.app]\nshm-size = "lots"\n'], {},
-     'invalid size "lots" in target.app.shm-size', "bake.toml:2"),
-    (['[target.app]\ntags = ["a"\n'], {},
-     "invalid TOML: Unexpected end of file", "bake.toml:2"),
-    (['[target.app]\ntags = ["a"] x\n'], {},
-     "invalid TOML: Unexpected character: 'x'", "bake.toml:2"),
-    (['[target.app]\ntags = []\ntags = []\n'], {},
-     'invalid TOML: Key "tags" already exists.', "bake.toml:3"),
-    ([SEED, ("override.toml", '\n[target.client]\ntag = "x"\n', "/p")], {},
-     'unknown attribute "tag" in target.client; did you mean "tags"?', "override.toml:3"),
+    (
+        ["[target.x]\n[group.x]\ntargets = []\n"],
+        {},
+        '"x" is both a target and a group',
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\ntags = ["Buildme:latest"]\n'],
+        {},
+        'invalid tag "Buildme:latest" in target.app.tags',
+        "bake.toml:2",
+    ),
+    (
+        ['[variables]\nREGISTRY = ""\n[target.app]\ntags = ["${REGISTRY}/app"]\n'],
+        {},
+        'invalid tag "/app" in target.app.tags',
+        "bake.toml:4",
+    ),
+    (
+        ['[target.app]\noutput = "type=registry"\n'],
+        {},
+        'unsupported output type "registry" in target.app.output',
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\noutput = "type=local"\n'],
+        {},
+        "target.app.output of type local needs dest=DIR",
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nextra-hosts = ["db"]\n'],
+        {},
+        'invalid host "db" in target.app.extra-hosts',
+        "bake.toml:2",
+    ),
+    (
+        ['[target.app]\nshm-size = "lots"\n'],
+        {},
+        'invalid size "lots" in target.app.shm-size',
+        "bake.toml:2",
+    ),
+    (['[target.app]\ntags = ["a"\n'], {}, "invalid TOML: Unexpected end of file", "bake.toml:2"),
+    (
+        ['[target.app]\ntags = ["a"] x\n'],
+        {},
+        "invalid TOML: Unexpected character: 'x'",
+        "bake.toml:2",
+    ),
+    (
+        ["[target.app]\ntags = []\ntags = []\n"],
+        {},
+        'invalid TOML: Key "tags" already exists.',
+        "bake.toml:3",
+    ),
+    (
+        [SEED, ("override.toml", '\n[target.client]\ntag = "x"\n', "/p")],
+        {},
+        'unknown attribute "tag" in target.client; did you mean "tags"?',
+        "override.toml:3",
+    ),
     ([SEED], {"sets": ["client"]}, '--set expects PATTERN.KEY=VALUE, got "client"', "--set"),
-    ([SEED], {"sets": ["client.tags"]},
-     '--set expects PATTERN.KEY=VALUE, got "client.tags"', "--set"),
-    ([SEED], {"sets": ["clinet.tags=x"]},
-     'no target matches "clinet"; did you mean "client"?', "--set clinet.tags=x"),
+    (
+        [SEED],
+        {"sets": ["client.tags"]},
+        '--set expects PATTERN.KEY=VALUE, got "client.tags"',
+        "--set",
+    ),
+    (
+        [SEED],
+        {"sets": ["clinet.tags=x"]},
+        'no target matches "clinet"; did you mean "client"?',
+        "--set clinet.tags=x",
+    ),
     ([SEED], {"sets": ["web-*.tags=x"]}, 'no target matches "web-*"', "--set web-*.tags=x"),
-    ([SEED], {"sets": ["client.tag=x"]},
-     'unknown attribute "tag"; did you mean "tags"?', "--set client.tag=x"),
-    ([SEED], {"sets": ["*.platform+=linux/arm64"]},
-     '"+=" appends to a list or map; platform is one value: write *.platform=VALUE',
-     "--set *.platform+=linux/arm64"),
-    ([SEED], {"sets": ["*.tags.x=y"]}, '"tags" has no keys: write *.tags=VALUE',
-     "--set *.tags.x=y"),
-    ([SEED], {"sets": ["server.inherits=client"]},
-     "inherits cannot be changed with --set: --set applies after inheritance",
-     "--set server.inherits=client"),
-    ([SEED], {"sets": ["*.no-cache=yes"]}, 'no-cache must be true or false, not "yes"',
-     "--set *.no-cache=yes"),
+    (
+        [SEED],
+        {"sets": ["client.tag=x"]},
+        'unknown attribute "tag"; did you mean "tags"?',
+        "--set client.tag=x",
+    ),
+    (
+        [SEED],
+        {"sets": ["*.platform+=linux/arm64"]},
+        '"+=" appends to a list or map; platform is one value: write *.platform=VALUE',
+        "--set *.platform+=linux/arm64",
+    ),
+    (
+        [SEED],
+        {"sets": ["*.tags.x=y"]},
+        '"tags" has no keys: write *.tags=VALUE',
+        "--set *.tags.x=y",
+    ),
+    (
+        [SEED],
+        {"sets": ["server.inherits=client"]},
+        "inherits cannot be changed with --set: --set applies after inheritance",
+        "--set server.inherits=client",
+    ),
+    (
+        [SEED],
+        {"sets": ["*.no-cache=yes"]},
+        'no-cache must be true or false, not "yes"',
+        "--set *.no-cache=yes",
+    ),
     ([SEED], {"sets": ["*.args+=FOO"]}, 'args takes KEY=VALUE, got "FOO"', "--set *.args+=FOO"),
-    ([SEED], {"sets": ["*.depends-on=nope"]},
-     'unknown target "nope" in target.client.depends-on', "--set *.depends-on=nope"),
-    ([SEED], {"sets": ["client.tags=Bad Tag"]},
-     'invalid tag "Bad Tag" in target.client.tags', "--set client.tags=Bad Tag"),
-    ([SEED], {"cli_vars": {"VERISON": "1"}},
-     'unknown variable "VERISON" in --var; did you mean "VERSION"?', "--var"),
+    (
+        [SEED],
+        {"sets": ["*.depends-on=nope"]},
+        'unknown target "nope" in target.client.depends-on',
+        "--set *.depends-on=nope",
+    ),
+    (
+        [SEED],
+        {"sets": ["client.tags=Bad Tag"]},
+        'invalid tag "Bad Tag" in target.client.tags',
+        "--set client.tags=Bad Tag",
+    ),
+    (
+        [SEED],
+        {"cli_vars": {"VERISON": "1"}},
+        'unknown variable "VERISON" in --var; did you mean "VERSION"?',
+        "--var",
+    ),
     ([SEED], {"var": "VERSION"}, '--var expects NAME=VALUE, got "VERSION"', "--var"),
     ([SEED], {"var": "1X=2"}, 'invalid variable name "1X" in --var', "--var"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("files", "options", "message", "where"), ERRORS,
-    ids=["unknown-attribute", "snake-case-attribute", "line-after-multiline-values",
-         "unknown-group-attribute", "unknown-top-level", "unknown-group-member",
-         "unknown-selected", "unknown-parent", "unknown-depends-on", "unknown-context-target",
-         "unknown-variable", "env-not-declared", "unknown-variable-in-variable",
-         "builtin-missing", "bad-reference", "unclosed-reference", "cycle-inherits",
-         "cycle-inherits-self", "cycle-depends-on", "cycle-depends-on-and-contexts",
-         "cycle-groups", "cycle-variables", "tags-not-list", "tags-item-not-string",
-         "bool-not-bool", "args-not-table", "args-value-list", "platform-two",
-         "platform-comma", "target-not-table", "target-entry-not-table", "variable-table",
-         "bad-target-name", "target-and-group", "tag-uppercase", "tag-empty-registry",
-         "output-type", "output-local-no-dest", "extra-host", "shm-size", "toml-eof",
-         "toml-char", "toml-duplicate", "error-in-second-file", "set-no-key", "set-no-value",
-         "set-no-match", "set-no-match-glob", "set-unknown-attribute", "set-append-scalar",
-         "set-key-on-list", "set-inherits", "set-bool", "set-map-append-no-eq",
-         "set-depends-on-unknown", "set-bad-tag", "var-unknown", "var-malformed",
-         "var-bad-name"],
+    ("files", "options", "message", "where"),
+    ERRORS,
+    ids=[
+        "unknown-attribute",
+        "snake-case-attribute",
+        "line-after-multiline-values",
+        "unknown-group-attribute",
+        "unknown-top-level",
+        "unknown-group-member",
+        "unknown-selected",
+        "unknown-parent",
+        "unknown-depends-on",
+        "unknown-context-target",
+        "unknown-variable",
+        "env-not-declared",
+        "unknown-variable-in-variable",
+        "builtin-missing",
+        "bad-reference",
+        "unclosed-reference",
+        "cycle-inherits",
+        "cycle-inherits-self",
+        "cycle-depends-on",
+        "cycle-depends-on-and-contexts",
+        "cycle-groups",
+        "cycle-variables",
+        "tags-not-list",
+        "tags-item-not-string",
+        "bool-not-bool",
+        "args-not-table",
+        "args-value-list",
+        "platform-two",
+        "platform-comma",
+        "target-not-table",
+        "target-entry-not-table",
+        "variable-table",
+        "bad-target-name",
+        "target-and-group",
+        "tag-uppercase",
+        "tag-empty-registry",
+        "output-type",
+        "output-local-no-dest",
+        "extra-host",
+        "shm-size",
+        "toml-eof",
+        "toml-char",
+        "toml-duplicate",
+        "error-in-second-file",
+        "set-no-key",
+        "set-no-value",
+        "set-no-match",
+        "set-no-match-glob",
+        "set-unknown-attribute",
+        "set-append-scalar",
+        "set-key-on-list",
+        "set-inherits",
+        "set-bool",
+        "set-map-append-no-eq",
+        "set-depends-on-unknown",
+        "set-bad-tag",
+        "var-unknown",
+        "var-malformed",
+        "var-bad-name",
+    ],
 )
-def test_error(files: list[File], options: dict[str, Any], message: str,
-               where: str | None) -> None:
+def test_error(files: list[File], options: dict[str, Any], message: str, where: str | None) -> None:
     select = options.pop("select", None)
     var = options.pop("var", None)
 
@@ -503,13 +855,19 @@ except ConfigError as err:
 
 
 @pytest.mark.parametrize(
-    "second_error", ["x = '''never closed\n", "x = [1 }\n"],
+    "second_error",
+    ["x = '''never closed\n", "x = [1 }\n"],
     ids=["unclosed-literal-string", "brace-in-array"],
 )
 def test_duplicate_key_before_a_second_error(second_error: str) -> None:
     text = "[target.app]\ntags = []\ntags = []\n" + second_error
-    out = subprocess.run([sys.executable, "-c", LOAD_AND_PRINT_ERROR, text],
-                         capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PRINT_ERROR, text],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert json.loads(out.stdout) == ['invalid TOML: Key "tags" already exists.', "bake.toml:3"]
 
 
@@ -522,8 +880,12 @@ def test_cycle_error_prints_the_chain() -> None:
 def test_select_reports_group_cycles_of_a_hand_made_project() -> None:
     from bakery.core.config import Group
 
-    project = Project(files=(), variables={}, targets={},
-                      groups={"x": Group("x", ("y",)), "y": Group("y", ("x",))})
+    project = Project(
+        files=(),
+        variables={},
+        targets={},
+        groups={"x": Group("x", ("y",)), "y": Group("y", ("x",))},
+    )
     with pytest.raises(CycleError) as info:
         project.select(["x"])
     assert info.value.message == "cycle in groups: x -> y -> x"
@@ -548,12 +910,20 @@ def test_targets_are_frozen_and_hashable() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["bake.toml.example", "examples/buildme/bake.toml"], ids=["example", "buildme"])
+    "path", ["bake.toml.example", "examples/buildme/bake.toml"], ids=["example", "buildme"]
+)
 def test_shipped_files_load(path: str) -> None:
     text = (ROOT / path).read_text()
-    project = load([(path, text, "/p")],
-                   builtins={"GIT_SHA": "0" * 40, "GIT_SHORT_SHA": "0" * 7, "GIT_BRANCH": "main",
-                             "GIT_TAG": "", "TIMESTAMP": "20240102T030405Z"})
+    project = load(
+        [(path, text, "/p")],
+        builtins={
+            "GIT_SHA": "0" * 40,
+            "GIT_SHORT_SHA": "0" * 7,
+            "GIT_BRANCH": "main",
+            "GIT_TAG": "",
+            "TIMESTAMP": "20240102T030405Z",
+        },
+    )
     assert project.select([])
     for target in project.targets.values():
         assert target.to_json()["context"]

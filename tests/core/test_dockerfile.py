@@ -17,6 +17,7 @@ def _one(text: str) -> Instruction:
 
 # --- args, by instruction kind ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "args", "is_json"),
     [
@@ -30,9 +31,9 @@ def _one(text: str) -> Instruction:
         ("RUN ['sh']", ("['sh']",), False),  # single quotes are not JSON: shell form
         ('RUN ["sh"] x', ('["sh"] x',), False),  # trailing text: shell form
         ("CMD []", (), True),
-        ("ENTRYPOINT [ \"/bin/app\" ]", ("/bin/app",), True),
+        ('ENTRYPOINT [ "/bin/app" ]', ("/bin/app",), True),
         ('SHELL ["pwsh", "-c"]', ("pwsh", "-c"), True),
-        ("ENV A=1 B=\"2 3\"", ("A", "1", "=", "B", '"2 3"', "="), False),
+        ('ENV A=1 B="2 3"', ("A", "1", "=", "B", '"2 3"', "="), False),
         ("ENV legacy value with  spaces", ("legacy", "value with  spaces", ""), False),
         ("ENV A=a\\ b", ("A", "a\\ b", "="), False),
         ('LABEL "org.x"="y z"', ('"org.x"', '"y z"', "="), False),
@@ -52,12 +53,36 @@ def _one(text: str) -> Instruction:
         ("run lower case", ("lower case",), False),
     ],
     ids=[
-        "from-as", "from-tab", "copy-shell", "copy-json", "add-flag-blanks", "run-shell",
-        "run-json", "run-single-quotes", "run-json-then-text", "cmd-empty-json",
-        "entrypoint-json", "shell-json", "env-pairs", "env-legacy", "env-escaped-blank",
-        "label-quoted", "arg-words", "expose", "volume-shell", "volume-json", "user",
-        "workdir", "stopsignal", "maintainer", "healthcheck-shell", "healthcheck-json",
-        "healthcheck-none", "onbuild-trigger-text", "no-args", "lower-case-keyword",
+        "from-as",
+        "from-tab",
+        "copy-shell",
+        "copy-json",
+        "add-flag-blanks",
+        "run-shell",
+        "run-json",
+        "run-single-quotes",
+        "run-json-then-text",
+        "cmd-empty-json",
+        "entrypoint-json",
+        "shell-json",
+        "env-pairs",
+        "env-legacy",
+        "env-escaped-blank",
+        "label-quoted",
+        "arg-words",
+        "expose",
+        "volume-shell",
+        "volume-json",
+        "user",
+        "workdir",
+        "stopsignal",
+        "maintainer",
+        "healthcheck-shell",
+        "healthcheck-json",
+        "healthcheck-none",
+        "onbuild-trigger-text",
+        "no-args",
+        "lower-case-keyword",
     ],
 )
 def test_args(text: str, args: tuple[str, ...], is_json: bool) -> None:
@@ -81,6 +106,7 @@ def test_pairs(text: str, pairs: tuple[tuple[str, str], ...]) -> None:
 
 # --- line spans and original text ------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "spans"),
     [
@@ -102,9 +128,15 @@ def test_pairs(text: str, pairs: tuple[tuple[str, str], ...]) -> None:
         ("  FROM a  \n", [(1, 1, "  FROM a  ")]),
     ],
     ids=[
-        "simple", "blank-and-comment-lines-between", "comment-and-blank-inside-continuation",
-        "continuation-at-eof", "continuation-eats-blank-lines-at-eof",
-        "heredoc-body-covered-and-not-joined", "crlf", "bom", "backtick-continuation",
+        "simple",
+        "blank-and-comment-lines-between",
+        "comment-and-blank-inside-continuation",
+        "continuation-at-eof",
+        "continuation-eats-blank-lines-at-eof",
+        "heredoc-body-covered-and-not-joined",
+        "crlf",
+        "bom",
+        "backtick-continuation",
         "indented",
     ],
 )
@@ -135,6 +167,7 @@ def test_continuations(text: str, args: tuple[str, ...]) -> None:
 
 # --- directives and the escape character -----------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "directives", "escape"),
     [
@@ -147,8 +180,13 @@ def test_continuations(text: str, args: tuple[str, ...]) -> None:
         ("FROM a\n# escape=`\n", {}, "\\"),
     ],
     ids=[
-        "syntax", "names-case-insensitive", "indented", "after-comment-ignored",
-        "after-blank-ignored", "after-unknown-ignored", "after-instruction-ignored",
+        "syntax",
+        "names-case-insensitive",
+        "indented",
+        "after-comment-ignored",
+        "after-blank-ignored",
+        "after-unknown-ignored",
+        "after-instruction-ignored",
     ],
 )
 def test_directives(text: str, directives: dict[str, str], escape: str) -> None:
@@ -174,6 +212,7 @@ def test_escape_applies_to_words_and_flags() -> None:
 
 # --- flags -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "flags", "args"),
     [
@@ -184,9 +223,12 @@ def test_escape_applies_to_words_and_flags() -> None:
         ("COPY -- --odd y", (), ("--odd", "y")),
         ("COPY --a -- --odd y", ("--a",), ("--odd", "y")),
         ("COPY -x y", (), ("-x", "y")),
-        ("RUN --network=none --mount=type=cache,target=/c make", (
-            "--network=none", "--mount=type=cache,target=/c"), ("make",)),
-        ("CMD --doit [\"a\"]", ("--doit",), ("a",)),
+        (
+            "RUN --network=none --mount=type=cache,target=/c make",
+            ("--network=none", "--mount=type=cache,target=/c"),
+            ("make",),
+        ),
+        ('CMD --doit ["a"]', ("--doit",), ("a",)),
         ("FROM --platform=$BUILDPLATFORM golang", ("--platform=$BUILDPLATFORM",), ("golang",)),
         ("RUN echo --not-a-flag", (), ("echo --not-a-flag",)),
         ("COPY --only-flags", ("--only-flags",), ()),
@@ -198,10 +240,24 @@ def test_escape_applies_to_words_and_flags() -> None:
         ("COPY --", (), ()),
     ],
     ids=[
-        "value", "bare-and-value", "quoted", "escaped-blank", "end-marker-only",
-        "end-marker-after-flag", "single-dash-is-an-arg", "repeated-kinds", "any-instruction",
-        "from-platform", "after-first-arg", "flags-only", "double-blank", "escaped-quote",
-        "unclosed-quote", "empty-quoted", "quoted-dashes-are-args", "end-marker-alone",
+        "value",
+        "bare-and-value",
+        "quoted",
+        "escaped-blank",
+        "end-marker-only",
+        "end-marker-after-flag",
+        "single-dash-is-an-arg",
+        "repeated-kinds",
+        "any-instruction",
+        "from-platform",
+        "after-first-arg",
+        "flags-only",
+        "double-blank",
+        "escaped-quote",
+        "unclosed-quote",
+        "empty-quoted",
+        "quoted-dashes-are-args",
+        "end-marker-alone",
     ],
 )
 def test_flags(text: str, flags: tuple[str, ...], args: tuple[str, ...]) -> None:
@@ -222,13 +278,15 @@ def test_flags(text: str, flags: tuple[str, ...], args: tuple[str, ...]) -> None
     ids=["repeated-last-wins", "bare-is-empty", "value-with-equals", "absent", "no-prefix-match"],
 )
 def test_flag_lookup(name: str, value: str | None, values: tuple[str, ...]) -> None:
-    ins = _one("COPY --mount=type=bind,target=/a --link --from=x=y "
-               "--mount=type=cache,target=/b a b")
+    ins = _one(
+        "COPY --mount=type=bind,target=/a --link --from=x=y --mount=type=cache,target=/b a b"
+    )
     assert ins.flag(name) == value
     assert ins.flag_values(name) == values
 
 
 # --- heredocs --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "heredocs"),
@@ -242,15 +300,22 @@ def test_flag_lookup(name: str, value: str | None, values: tuple[str, ...]) -> N
         ("RUN <<E'O'F\n$X\nEOF", (Heredoc("EOF", "$X\n", expand=False, chomp=False),)),
         ("RUN 3<<EOF\nx\nEOF", (Heredoc("EOF", "x\n", expand=True, chomp=False, fd=3),)),
         ("RUN << EOF\nx\nEOF", (Heredoc("EOF", "x\n", expand=True, chomp=False),)),
-        ("COPY <<A <<B /dst/\na\nA\nb\nB", (
-            Heredoc("A", "a\n", expand=True, chomp=False),
-            Heredoc("B", "b\n", expand=True, chomp=False),
-        )),
-        ("RUN <<EOF\n# not a comment\n\nEOF", (
-            Heredoc("EOF", "# not a comment\n\n", expand=True, chomp=False),)),
+        (
+            "COPY <<A <<B /dst/\na\nA\nb\nB",
+            (
+                Heredoc("A", "a\n", expand=True, chomp=False),
+                Heredoc("B", "b\n", expand=True, chomp=False),
+            ),
+        ),
+        (
+            "RUN <<EOF\n# not a comment\n\nEOF",
+            (Heredoc("EOF", "# not a comment\n\n", expand=True, chomp=False),),
+        ),
         ("RUN <<EOF\r\nx\r\nEOF\r\n", (Heredoc("EOF", "x\r\n", expand=True, chomp=False),)),
-        ("RUN --mount=type=cache,target=/c <<EOF\nx\nEOF", (
-            Heredoc("EOF", "x\n", expand=True, chomp=False),)),
+        (
+            "RUN --mount=type=cache,target=/c <<EOF\nx\nEOF",
+            (Heredoc("EOF", "x\n", expand=True, chomp=False),),
+        ),
         ('RUN ["<<EOF"]', ()),
         ('RUN "<<EOF"', ()),
         ("RUN echo '<<EOF'", ()),
@@ -260,11 +325,26 @@ def test_flag_lookup(name: str, value: str | None, values: tuple[str, ...]) -> N
         ("RUN echo 'unclosed <<EOF", ()),  # a line the lexer cannot split has none
     ],
     ids=[
-        "basic", "empty", "chomp-keeps-tabs-in-body", "no-chomp-tab-is-body", "double-quoted",
-        "single-quoted", "partly-quoted", "fd", "blank-after-marker", "two", "comment-in-body",
-        "crlf", "with-flags", "json-form", "quoted-word", "single-quoted-word", "word-after-marker",
+        "basic",
+        "empty",
+        "chomp-keeps-tabs-in-body",
+        "no-chomp-tab-is-body",
+        "double-quoted",
+        "single-quoted",
+        "partly-quoted",
+        "fd",
+        "blank-after-marker",
+        "two",
+        "comment-in-body",
+        "crlf",
+        "with-flags",
+        "json-form",
+        "quoted-word",
+        "single-quoted-word",
+        "word-after-marker",
         "empty-delimiter",
-        "not-for-user", "lexer-error",
+        "not-for-user",
+        "lexer-error",
     ],
 )
 def test_heredocs(text: str, heredocs: tuple[Heredoc, ...]) -> None:
@@ -293,10 +373,23 @@ def test_heredocs(text: str, heredocs: tuple[Heredoc, ...]) -> None:
         ("RUN <<\ufeffEOF\nx\nEOF", [("EOF", True)]),  # Go's scanner drops it, as expand() does
     ],
     ids=[
-        "variable-delimiter", "expansions-before", "patterns-before", "double-quote-escapes",
-        "escaped-quote-in-delimiter", "escape-in-delimiter", "single-angle", "escaped-angle",
-        "bad-modifier", "open-brace", "empty-braces", "unsupported-modifier", "missing-slash",
-        "missing-brace", "open-double-quote", "colon-at-end", "byte-order-mark-in-delimiter",
+        "variable-delimiter",
+        "expansions-before",
+        "patterns-before",
+        "double-quote-escapes",
+        "escaped-quote-in-delimiter",
+        "escape-in-delimiter",
+        "single-angle",
+        "escaped-angle",
+        "bad-modifier",
+        "open-brace",
+        "empty-braces",
+        "unsupported-modifier",
+        "missing-slash",
+        "missing-brace",
+        "open-double-quote",
+        "colon-at-end",
+        "byte-order-mark-in-delimiter",
     ],
 )
 def test_heredoc_detection(text: str, names: list[tuple[str, bool]]) -> None:
@@ -328,12 +421,17 @@ def test_heredoc_after_continuation() -> None:
 
 # --- ONBUILD ---------------------------------------------------------------------------------
 
+
 def test_onbuild_wraps_its_trigger() -> None:
     ins = _one("ONBUILD COPY --from=x a b\n")
     assert ins.keyword == "onbuild"
     assert ins.args == ("COPY --from=x a b",)
     assert ins.onbuild == Instruction(
-        "copy", ("a", "b"), ("--from=x",), start_line=2, end_line=2,
+        "copy",
+        ("a", "b"),
+        ("--from=x",),
+        start_line=2,
+        end_line=2,
         original="ONBUILD COPY --from=x a b",
     )
 
@@ -361,6 +459,7 @@ def test_bare_onbuild() -> None:
 
 # --- dump ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "line"),
     [
@@ -371,8 +470,14 @@ def test_bare_onbuild() -> None:
         ('CMD ["a", 1e999]', '(cmd "[\\"a\\", 1e999]")'),  # Go cannot decode it: shell form
         ("CMD [NaN]", '(cmd "[NaN]")'),
     ],
-    ids=["onbuild-flags", "onbuild-bare", "go-quoting", "json-escapes", "number-overflow",
-         "nan-not-json"],
+    ids=[
+        "onbuild-flags",
+        "onbuild-bare",
+        "go-quoting",
+        "json-escapes",
+        "number-overflow",
+        "nan-not-json",
+    ],
 )
 def test_dump(text: str, line: str) -> None:
     assert dump(parse_dockerfile(f"FROM a\n{text}\n")) == f'(from "a")\n{line}\n'
@@ -380,40 +485,77 @@ def test_dump(text: str, line: str) -> None:
 
 # --- errors ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "where", "message"),
     [
         ("", "Dockerfile", "the Dockerfile is empty"),
         ("\n  \n", "Dockerfile", "the Dockerfile is empty"),
-        ("# a\n\n# b\n", "Dockerfile",
-         "the Dockerfile has no instructions, only comments and blank lines"),
+        (
+            "# a\n\n# b\n",
+            "Dockerfile",
+            "the Dockerfile has no instructions, only comments and blank lines",
+        ),
         ("FROM a\n\nENV PATH\n", "Dockerfile:3", "ENV PATH has no value"),
         ("FROM a\nLABEL a=b c\n", "Dockerfile:2", 'LABEL: no "=" in "c"'),
         ("FORM a\n", "Dockerfile:1", 'unknown instruction "FORM"; did you mean "FROM"?'),
-        ("FROM a\nRUN apt-get update &&\n  apt-get install x\n", "Dockerfile:3",
-         'unknown instruction "apt-get"'),
+        (
+            "FROM a\nRUN apt-get update &&\n  apt-get install x\n",
+            "Dockerfile:3",
+            'unknown instruction "apt-get"',
+        ),
         ("FROM a\nRUN x\nCOPY <<EOF /x\nbody\n", "Dockerfile:3", 'unterminated heredoc "EOF"'),
         ("FROM a\nRUN <<-EOF\nbody\n  EOF\n", "Dockerfile:2", 'unterminated heredoc "EOF"'),
-        ("# escape=`\n# escape=\\\nFROM a\n", "Dockerfile:2",
-         "only one escape parser directive can be used"),
+        (
+            "# escape=`\n# escape=\\\nFROM a\n",
+            "Dockerfile:2",
+            "only one escape parser directive can be used",
+        ),
         ("# escape=^\nFROM a\n", "Dockerfile:1", "invalid escape token '^' does not match ` or \\"),
-        ('FROM a\nCMD [ "echo", [ "x" ] ]\n', "Dockerfile:2",
-         "when using JSON array syntax, arrays must be comprised of strings only"),
-        ("FROM a\nRUN [1]\n", "Dockerfile:2",
-         "when using JSON array syntax, arrays must be comprised of strings only"),
-        ("FROM a\nONBUILD ONBUILD RUN x\n", "Dockerfile:2",
-         "ONBUILD isn't allowed as an ONBUILD trigger"),
+        (
+            'FROM a\nCMD [ "echo", [ "x" ] ]\n',
+            "Dockerfile:2",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
+        (
+            "FROM a\nRUN [1]\n",
+            "Dockerfile:2",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
+        (
+            "FROM a\nONBUILD ONBUILD RUN x\n",
+            "Dockerfile:2",
+            "ONBUILD isn't allowed as an ONBUILD trigger",
+        ),
         ("FROM a\nONBUILD FROM b\n", "Dockerfile:2", "FROM isn't allowed as an ONBUILD trigger"),
-        ("FROM a\nONBUILD RUNN x\n", "Dockerfile:2",
-         'unknown instruction "RUNN"; did you mean "RUN"?'),
-        ("FROM a\nRUN " + "x" * 65532 + "\n", "Dockerfile:2",
-         "line is longer than 65535 bytes, the most BuildKit reads"),
+        (
+            "FROM a\nONBUILD RUNN x\n",
+            "Dockerfile:2",
+            'unknown instruction "RUNN"; did you mean "RUN"?',
+        ),
+        (
+            "FROM a\nRUN " + "x" * 65532 + "\n",
+            "Dockerfile:2",
+            "line is longer than 65535 bytes, the most BuildKit reads",
+        ),
     ],
     ids=[
-        "empty", "blank", "comments-only", "env-no-value", "label-no-equals",
-        "unknown-with-suggestion", "unknown-missing-continuation", "unterminated-heredoc",
-        "chomp-needed-for-indented-end", "duplicate-directive", "bad-escape",
-        "nested-json", "json-number", "onbuild-onbuild", "onbuild-from", "onbuild-unknown",
+        "empty",
+        "blank",
+        "comments-only",
+        "env-no-value",
+        "label-no-equals",
+        "unknown-with-suggestion",
+        "unknown-missing-continuation",
+        "unterminated-heredoc",
+        "chomp-needed-for-indented-end",
+        "duplicate-directive",
+        "bad-escape",
+        "nested-json",
+        "json-number",
+        "onbuild-onbuild",
+        "onbuild-from",
+        "onbuild-unknown",
         "line-too-long",
     ],
 )

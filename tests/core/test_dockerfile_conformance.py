@@ -44,8 +44,10 @@ def _read(path: Path) -> str:
 
 def _require(case: Path | None) -> Path:
     if case is None:
-        pytest.fail(f"BuildKit conformance data not found in {PARSER_DATA}; "
-                    "set BAKERY_CONFORMANCE to the conformance directory")
+        pytest.fail(
+            f"BuildKit conformance data not found in {PARSER_DATA}; "
+            "set BAKERY_CONFORMANCE to the conformance directory"
+        )
     return case
 
 

@@ -10,34 +10,85 @@ from bakery.core.errors import DockerfileError
     ("value", "mount"),
     [
         ("target=/x", Mount("bind", target="/x", options={"target": "/x"})),
-        ("type=cache,target=/root/.cache,id=go,sharing=locked", Mount(
-            "cache", target="/root/.cache",
-            options={"type": "cache", "target": "/root/.cache", "id": "go", "sharing": "locked"})),
-        ("from=build,src=/out,dst=/in,ro", Mount(
-            "bind", source="/out", target="/in", from_="build",
-            options={"from": "build", "src": "/out", "dst": "/in", "ro": ""})),
-        ("Type=TMPFS,destination=/t,size=64m", Mount(
-            "tmpfs", target="/t", options={"type": "TMPFS", "destination": "/t", "size": "64m"})),
-        ('"type=bind","source=a,b",target=/x', Mount(
-            "bind", source="a,b", target="/x",
-            options={"type": "bind", "source": "a,b", "target": "/x"})),
-        ('type=bind,"target=say ""hi""",rw=true', Mount(
-            "bind", target='say "hi"',
-            options={"type": "bind", "target": 'say "hi"', "rw": "true"})),
-        ("type=secret,id=npm,required", Mount(
-            "secret", options={"type": "secret", "id": "npm", "required": ""})),
+        (
+            "type=cache,target=/root/.cache,id=go,sharing=locked",
+            Mount(
+                "cache",
+                target="/root/.cache",
+                options={
+                    "type": "cache",
+                    "target": "/root/.cache",
+                    "id": "go",
+                    "sharing": "locked",
+                },
+            ),
+        ),
+        (
+            "from=build,src=/out,dst=/in,ro",
+            Mount(
+                "bind",
+                source="/out",
+                target="/in",
+                from_="build",
+                options={"from": "build", "src": "/out", "dst": "/in", "ro": ""},
+            ),
+        ),
+        (
+            "Type=TMPFS,destination=/t,size=64m",
+            Mount(
+                "tmpfs", target="/t", options={"type": "TMPFS", "destination": "/t", "size": "64m"}
+            ),
+        ),
+        (
+            '"type=bind","source=a,b",target=/x',
+            Mount(
+                "bind",
+                source="a,b",
+                target="/x",
+                options={"type": "bind", "source": "a,b", "target": "/x"},
+            ),
+        ),
+        (
+            'type=bind,"target=say ""hi""",rw=true',
+            Mount(
+                "bind",
+                target='say "hi"',
+                options={"type": "bind", "target": 'say "hi"', "rw": "true"},
+            ),
+        ),
+        (
+            "type=secret,id=npm,required",
+            Mount("secret", options={"type": "secret", "id": "npm", "required": ""}),
+        ),
         ("type=ssh", Mount("ssh", options={"type": "ssh"})),
-        ("type=$KIND,target=$DIR", Mount(
-            "$KIND", target="$DIR", options={"type": "$KIND", "target": "$DIR"})),
-        ("type=cache,target=/c,uid=$UID,mode=0755", Mount(
-            "cache", target="/c",
-            options={"type": "cache", "target": "/c", "uid": "$UID", "mode": "0755"})),
-        ("from=stage$,target=/x", Mount(
-            "bind", target="/x", from_="stage$", options={"from": "stage$", "target": "/x"})),
+        (
+            "type=$KIND,target=$DIR",
+            Mount("$KIND", target="$DIR", options={"type": "$KIND", "target": "$DIR"}),
+        ),
+        (
+            "type=cache,target=/c,uid=$UID,mode=0755",
+            Mount(
+                "cache",
+                target="/c",
+                options={"type": "cache", "target": "/c", "uid": "$UID", "mode": "0755"},
+            ),
+        ),
+        (
+            "from=stage$,target=/x",
+            Mount("bind", target="/x", from_="stage$", options={"from": "stage$", "target": "/x"}),
+        ),
     ],
     ids=[
-        "default-bind", "cache", "aliases-and-bare-ro", "keys-case-insensitive", "quoted-fields",
-        "doubled-quotes", "secret-required", "ssh", "variables-kept", "variable-not-checked",
+        "default-bind",
+        "cache",
+        "aliases-and-bare-ro",
+        "keys-case-insensitive",
+        "quoted-fields",
+        "doubled-quotes",
+        "secret-required",
+        "ssh",
+        "variables-kept",
+        "variable-not-checked",
         "from-trailing-dollar",
     ],
 )
@@ -52,8 +103,10 @@ def test_parse_mount(value: str, mount: Mount) -> None:
         ("typo=bind", "unexpected key 'typo' in 'typo=bind'; did you mean \"type\"?"),
         ("type=bind,target", "invalid field 'target' must be a key=value pair"),
         ("type=bind,,target=/x", "invalid field '' must be a key=value pair"),
-        ("type=bind,from=$STAGE",
-         "'from' doesn't support variable expansion, define alias stage instead"),
+        (
+            "type=bind,from=$STAGE",
+            "'from' doesn't support variable expansion, define alias stage instead",
+        ),
         ("type=bind,ro=maybe", "invalid value for ro: maybe"),
         ("type=bind,required", "unexpected key 'required' for mount type 'bind'"),
         ("type=cache,size=1g", "unexpected key 'size' for mount type 'cache'"),
@@ -72,10 +125,26 @@ def test_parse_mount(value: str, mount: Mount) -> None:
         ('"type=bind"x', 'extraneous or missing " in quoted field'),
     ],
     ids=[
-        "unknown-type", "unknown-key", "bare-field", "empty-field", "from-variable",
-        "bad-bool", "required-on-bind", "size-on-cache", "bad-size", "bad-sharing", "bad-uid",
-        "bad-mode", "uid-on-bind", "sharing-on-bind", "secret-without-id",
-        "secret-from", "secret-source-and-id", "empty", "bare-quote", "unclosed-quote",
+        "unknown-type",
+        "unknown-key",
+        "bare-field",
+        "empty-field",
+        "from-variable",
+        "bad-bool",
+        "required-on-bind",
+        "size-on-cache",
+        "bad-size",
+        "bad-sharing",
+        "bad-uid",
+        "bad-mode",
+        "uid-on-bind",
+        "sharing-on-bind",
+        "secret-without-id",
+        "secret-from",
+        "secret-source-and-id",
+        "empty",
+        "bare-quote",
+        "unclosed-quote",
         "text-after-quote",
     ],
 )
@@ -91,4 +160,6 @@ def test_mount_flags_from_a_run() -> None:
     ins = parse_dockerfile(text).instructions[-1]
     mounts = [parse_mount(raw) for raw in ins.flag_values("mount")]
     assert [(m.type, m.target, m.options.get("id")) for m in mounts] == [
-        ("cache", "/go", None), ("secret", None, "tok")]
+        ("cache", "/go", None),
+        ("secret", None, "tok"),
+    ]

@@ -22,8 +22,11 @@ tags = ["app:${VERSION}"]  # keep me
 
 SET = {
     "change-keeps-comment": ("VERSION", "1.2.3", FILE.replace('"dev"', '"1.2.3"')),
-    "add-to-table": ("NEW", "x", FILE.replace('REGISTRY = "localhost:5000"\n',
-                                               'REGISTRY = "localhost:5000"\nNEW = "x"\n')),
+    "add-to-table": (
+        "NEW",
+        "x",
+        FILE.replace('REGISTRY = "localhost:5000"\n', 'REGISTRY = "localhost:5000"\nNEW = "x"\n'),
+    ),
     "quotes-escaped": ("REGISTRY", 'a"b', FILE.replace('"localhost:5000"', '"a\\"b"')),
     "create-table-first": ("V", "1", None),
 }
@@ -38,14 +41,18 @@ def test_set_variable(name: str, value: str, expected: str | None) -> None:
     else:
         assert out.lstrip().startswith('[variables]\nV = "1"\n')
         assert '[target.app]\ntags = ["a"]  # keep\n' in out
-    project = load_project([SourceFile("bake.toml", out, "/p")], env={}, cli_vars={},
-                           builtins={})
+    project = load_project([SourceFile("bake.toml", out, "/p")], env={}, cli_vars={}, builtins={})
     assert project.variables[name] == value
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("1X", '"1X" is not a variable name'), ("A-B", '"A-B" is not a variable name'),
-], ids=["digit-first", "dash"])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("1X", '"1X" is not a variable name'),
+        ("A-B", '"A-B" is not a variable name'),
+    ],
+    ids=["digit-first", "dash"],
+)
 def test_set_variable_rejects_bad_names(name: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         set_variable(FILE, name, "v")
@@ -79,8 +86,7 @@ def test_init_writes_a_loadable_file_with_one_target_per_final_stage() -> None:
     graph = read_stages(parse_dockerfile(DOCKERFILE))
     text, added = init_text(None, graph, project="My Project")
     assert added == ["app", "debug", "my-project"]
-    project = load_project([SourceFile("bake.toml", text, "/p")], env={}, cli_vars={},
-                           builtins={})
+    project = load_project([SourceFile("bake.toml", text, "/p")], env={}, cli_vars={}, builtins={})
     assert project.targets["app"].target == "app"
     assert project.targets["my-project"].target is None  # the last stage
     assert project.targets["debug"].tags == ("debug:latest",)
@@ -99,8 +105,7 @@ def test_init_names_every_unnamed_final_stage_apart() -> None:
     graph = read_stages(parse_dockerfile("FROM alpine\nRUN a\nFROM busybox\nRUN b\n"))
     text, added = init_text(None, graph, project="svc")
     assert added == ["svc-0", "svc"]
-    project = load_project([SourceFile("bake.toml", text, "/p")], env={}, cli_vars={},
-                           builtins={})
+    project = load_project([SourceFile("bake.toml", text, "/p")], env={}, cli_vars={}, builtins={})
     assert project.targets["svc-0"].target == "0"
     assert project.targets["svc"].target is None
 
@@ -111,9 +116,11 @@ def test_init_skips_stages_an_existing_target_builds() -> None:
     assert added == ["debug", "p"]
 
 
-@pytest.mark.parametrize("existing", ['target = { web = { tags = ["w"] } }\n', "target = 1\n",
-                                      '[[target]]\nname = "x"\n'],
-                         ids=["inline", "number", "array"])
+@pytest.mark.parametrize(
+    "existing",
+    ['target = { web = { tags = ["w"] } }\n', "target = 1\n", '[[target]]\nname = "x"\n'],
+    ids=["inline", "number", "array"],
+)
 def test_init_refuses_targets_it_cannot_edit(existing: str) -> None:
     graph = read_stages(parse_dockerfile(DOCKERFILE))
     with pytest.raises(ConfigError) as info:
@@ -121,10 +128,14 @@ def test_init_refuses_targets_it_cannot_edit(existing: str) -> None:
     assert info.value.message == '"target" is not written as [target.NAME] tables'
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ('variables = { A = "1" }  # c\n', 'variables = { A = "2" }  # c\n'),
-    ('variables = { B = "1" }\n', 'variables = { B = "1", A = "2"}\n'),
-], ids=["inline-change", "inline-add"])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('variables = { A = "1" }  # c\n', 'variables = { A = "2" }  # c\n'),
+        ('variables = { B = "1" }\n', 'variables = { B = "1", A = "2"}\n'),
+    ],
+    ids=["inline-change", "inline-add"],
+)
 def test_set_variable_in_an_inline_table(source: str, expected: str) -> None:
     assert set_variable(source, "A", "2") == expected
 

@@ -19,8 +19,13 @@ def test_find_cycle(graph: dict[str, list[str]], cycle: tuple[str, ...] | None) 
 
 
 def test_topological_order_puts_needs_first() -> None:
-    graph = {"client": ["build-client"], "build-client": ["base"], "base": [],
-             "server": ["build-server"], "build-server": ["base"]}
+    graph = {
+        "client": ["build-client"],
+        "build-client": ["base"],
+        "base": [],
+        "server": ["build-server"],
+        "build-server": ["base"],
+    }
     order = topological_order(graph)
     for node, needs in graph.items():
         for need in needs:

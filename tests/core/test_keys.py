@@ -39,8 +39,7 @@ platform = "{platform}"
 args = {{ {args} }}
 """
 
-FILES = {"common.txt": "c", "client.txt": "cl", "server.txt": "sv", "tools/run": "t",
-         "README": "r"}
+FILES = {"common.txt": "c", "client.txt": "cl", "server.txt": "sv", "tools/run": "t", "README": "r"}
 IMAGES = {"bakery-busybox:latest": "sha256:aaaa"}
 
 
@@ -51,8 +50,11 @@ def _plan(dockerfile: str, *, tag: str, platform: str, args: str) -> Plan:
 
 def _digest(files: Mapping[str, str], read: tuple[str, ...]) -> str:
     """A stand-in for ContextSnapshot.digest_of over in-memory files."""
-    chosen = sorted(p for p in files if read == WHOLE_CONTEXT
-                    or any(p == s or p.startswith(s.rstrip("/") + "/") for s in read))
+    chosen = sorted(
+        p
+        for p in files
+        if read == WHOLE_CONTEXT or any(p == s or p.startswith(s.rstrip("/") + "/") for s in read)
+    )
     text = "".join(f"{p}\0{files[p]}\n" for p in chosen)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -80,8 +82,9 @@ def keys(
             elif src.kind is SourceKind.IMAGE:
                 sources[src] = images.get(src.ref)
         reads = context_reads(node.stage) or ()
-        key = node_key(node, backend=backend, sources=sources,
-                       context={r: _digest(files, r) for r in reads})
+        key = node_key(
+            node, backend=backend, sources=sources, context={r: _digest(files, r) for r in reads}
+        )
         by_id[node.id] = key
         out[node.stage.display_name] = key
     return out
@@ -91,28 +94,35 @@ BASE = keys()
 
 # name -> (the keys of a changed input, the stages whose key must change)
 CHANGES: dict[str, tuple[dict[str, str | None], set[str]]] = {
-    "instruction": (keys(DOCKERFILE.replace("cp /src/server.txt /server",
-                                            "cp -p /src/server.txt /server")),
-                    {"build-server", "server"}),
-    "instruction-in-base": (keys(DOCKERFILE.replace('echo "$GREETING"', "echo $GREETING")),
-                            {"base", "build-server", "server"}),
+    "instruction": (
+        keys(DOCKERFILE.replace("cp /src/server.txt /server", "cp -p /src/server.txt /server")),
+        {"build-server", "server"},
+    ),
+    "instruction-in-base": (
+        keys(DOCKERFILE.replace('echo "$GREETING"', "echo $GREETING")),
+        {"base", "build-server", "server"},
+    ),
     "declared-arg": (keys(args='GREETING = "hi"'), {"base", "build-server", "server"}),
-    "global-arg-default": (keys(DOCKERFILE.replace("VERSION=1", "VERSION=2")),
-                           {"base", "build-server", "server"}),
-    "base-image-id": (keys(images={"bakery-busybox:latest": "sha256:bbbb"}),
-                      {"base", "build-server", "server"}),
+    "global-arg-default": (
+        keys(DOCKERFILE.replace("VERSION=1", "VERSION=2")),
+        {"base", "build-server", "server"},
+    ),
+    "base-image-id": (
+        keys(images={"bakery-busybox:latest": "sha256:bbbb"}),
+        {"base", "build-server", "server"},
+    ),
     "copied-file": (keys(files={**FILES, "server.txt": "sv2"}), {"build-server", "server"}),
-    "file-in-base": (keys(files={**FILES, "common.txt": "c2"}),
-                     {"base", "build-server", "server"}),
-    "bind-mounted-file": (keys(files={**FILES, "tools/run": "t2"}),
-                          {"build-server", "server"}),
+    "file-in-base": (keys(files={**FILES, "common.txt": "c2"}), {"base", "build-server", "server"}),
+    "bind-mounted-file": (keys(files={**FILES, "tools/run": "t2"}), {"build-server", "server"}),
     "platform": (keys(platform="linux/arm64"), {"base", "build-server", "server"}),
     "backend": (keys(backend="buildkit"), {"base", "build-server", "server"}),
     "undeclared-arg": (keys(args='OTHER = "x"'), set()),
     "unrelated-file": (keys(files={**FILES, "README": "r2", "client.txt": "cl2"}), set()),
     "new-unrelated-file": (keys(files={**FILES, "notes.txt": "n"}), set()),
-    "unused-stage": (keys(DOCKERFILE.replace("cp /src/client.txt", "cp -p /src/client.txt")),
-                     set()),
+    "unused-stage": (
+        keys(DOCKERFILE.replace("cp /src/client.txt", "cp -p /src/client.txt")),
+        set(),
+    ),
     "tags": (keys(tag="app:2"), set()),
 }
 
@@ -133,14 +143,18 @@ def test_keys_are_stable_and_distinct() -> None:
     ("name", "dockerfile", "expected"),
     [
         ("missing-base-image", DOCKERFILE, {"base": None, "build-server": None, "server": None}),
-        ("add-url", DOCKERFILE.replace("COPY server.txt /src/",
-                                       "ADD https://example.com/x /src/"),
-         {"build-server": None, "server": None}),
+        (
+            "add-url",
+            DOCKERFILE.replace("COPY server.txt /src/", "ADD https://example.com/x /src/"),
+            {"build-server": None, "server": None},
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) and "\n" not in v else "",
 )
 def test_no_key_when_an_input_is_unknown(
-    name: str, dockerfile: str, expected: dict[str, None],
+    name: str,
+    dockerfile: str,
+    expected: dict[str, None],
 ) -> None:
     images = {} if name == "missing-base-image" else IMAGES
     got = keys(dockerfile, images=images)
@@ -169,13 +183,13 @@ def test_no_key_when_an_input_is_unknown(
 )
 def test_context_reads(instruction: str, reads: tuple[tuple[str, ...], ...] | None) -> None:
     dockerfile = f"FROM bakery-busybox:latest AS base\nFROM base\n{instruction}\n"
-    plan = make_plan(project('[target.t]\n').targets, ["t"], planner({"Dockerfile": dockerfile}))
+    plan = make_plan(project("[target.t]\n").targets, ["t"], planner({"Dockerfile": dockerfile}))
     stage = list(plan.nodes.values())[-1].stage
     assert context_reads(stage) == reads
 
 
 def test_an_onbuild_base_reads_the_whole_context() -> None:
     dockerfile = "FROM bakery-busybox:latest\nRUN true\n"
-    plan = make_plan(project('[target.t]\n').targets, ["t"], planner({"Dockerfile": dockerfile}))
+    plan = make_plan(project("[target.t]\n").targets, ["t"], planner({"Dockerfile": dockerfile}))
     stage = list(plan.nodes.values())[-1].stage
     assert context_reads(stage, base_has_onbuild=True) == (WHOLE_CONTEXT,)

@@ -50,18 +50,24 @@ tags = ["buildme-server"]
 
 
 def project(toml: str) -> Project:
-    return load_project([SourceFile(path="bake.toml", text=toml, base_dir="/p")],
-                        env={}, cli_vars={}, builtins={})
+    return load_project(
+        [SourceFile(path="bake.toml", text=toml, base_dir="/p")], env={}, cli_vars={}, builtins={}
+    )
 
 
 def planner(files: Mapping[str, str]):  # type: ignore[no-untyped-def]
     """A stage-graph loader over in-memory Dockerfiles keyed by file name."""
+
     def load(target: Target) -> StageGraph:
         name = target.dockerfile.rsplit("/", 1)[-1]
         text = target.dockerfile_inline if target.dockerfile_inline is not None else files[name]
-        return read_stages(parse_dockerfile(text, name=name), build_args=target.args,
-                           platform=Platform(build="linux/amd64", target=target.platform),
-                           contexts=tuple(target.contexts))
+        return read_stages(
+            parse_dockerfile(text, name=name),
+            build_args=target.args,
+            platform=Platform(build="linux/amd64", target=target.platform),
+            contexts=tuple(target.contexts),
+        )
+
     return load
 
 
@@ -71,8 +77,10 @@ def plan_of(toml: str, files: Mapping[str, str], names: list[str]) -> Plan:
 
 
 def stages_by_target(plan: Plan) -> dict[str, list[str]]:
-    return {name: [plan.nodes[n].stage.display_name for n in t.nodes]
-            for name, t in plan.targets.items()}
+    return {
+        name: [plan.nodes[n].stage.display_name for n in t.nodes]
+        for name, t in plan.targets.items()
+    }
 
 
 def test_seed_plans_base_once_shared_by_both() -> None:
@@ -99,54 +107,88 @@ def test_one_target_needs_only_its_stages() -> None:
 DOCKERFILES = {
     "arg-before-from": (
         "ARG BASE=alpine\nARG TAG=3.19\nFROM ${BASE}:$TAG AS a\nFROM a\n",
-        {}, None, ["a", "1"], ["alpine:3.19"],
+        {},
+        None,
+        ["a", "1"],
+        ["alpine:3.19"],
     ),
     "arg-overridden": (
         "ARG BASE=alpine\nFROM ${BASE} AS a\nFROM a\n",
-        {"BASE": "debian"}, None, ["a", "1"], ["debian"],
+        {"BASE": "debian"},
+        None,
+        ["a", "1"],
+        ["debian"],
     ),
     "copy-from-index": (
         ("FROM alpine\nRUN true\nFROM scratch\nCOPY --from=0 /x /x\n"),
-        {}, None, ["0", "1"], ["alpine"],
+        {},
+        None,
+        ["0", "1"],
+        ["alpine"],
     ),
     "mixed-case-names": (
         "FROM alpine AS Builder\nFROM BUILDER AS Final\nCOPY --from=builder /a /a\n",
-        {}, "final", ["Builder", "Final"], ["alpine"],
+        {},
+        "final",
+        ["Builder", "Final"],
+        ["alpine"],
     ),
     "run-mount-from": (
-        ("FROM alpine AS src\nFROM alpine AS other\nFROM busybox\n"
-        "RUN --mount=type=bind,from=src,source=/a,target=/b cat /b\n"),
-        {}, None, ["src", "2"], ["busybox", "alpine"],
+        (
+            "FROM alpine AS src\nFROM alpine AS other\nFROM busybox\n"
+            "RUN --mount=type=bind,from=src,source=/a,target=/b cat /b\n"
+        ),
+        {},
+        None,
+        ["src", "2"],
+        ["busybox", "alpine"],
     ),
     "copy-from-image": (
         "FROM scratch\nCOPY --from=alpine:3 /bin/sh /sh\n",
-        {}, None, ["0"], ["alpine:3"],
+        {},
+        None,
+        ["0"],
+        ["alpine:3"],
     ),
     "platform-args": (
-        ("FROM --platform=$BUILDPLATFORM alpine AS tools\n"
-        "FROM scratch AS bin-linux\nFROM scratch AS bin-darwin\n"
-        "FROM bin-$TARGETOS AS bin\nCOPY --from=tools /x /x\n"),
-        {}, "bin", ["tools", "bin-linux", "bin"], ["alpine"],
+        (
+            "FROM --platform=$BUILDPLATFORM alpine AS tools\n"
+            "FROM scratch AS bin-linux\nFROM scratch AS bin-darwin\n"
+            "FROM bin-$TARGETOS AS bin\nCOPY --from=tools /x /x\n"
+        ),
+        {},
+        "bin",
+        ["tools", "bin-linux", "bin"],
+        ["alpine"],
     ),
     "global-arg-default-uses-earlier": (
         "ARG V=1\nARG W=${V}.2\nFROM img:$W\n",
-        {}, None, ["0"], ["img:1.2"],
+        {},
+        None,
+        ["0"],
+        ["img:1.2"],
     ),
     "unused-stages-left-out": (
         "FROM alpine AS a\nFROM alpine AS b\nRUN exit 3\nFROM a AS c\n",
-        {}, "c", ["a", "c"], ["alpine"],
+        {},
+        "c",
+        ["a", "c"],
+        ["alpine"],
     ),
 }
 
 
 @pytest.mark.parametrize(
     ("text", "args", "stage", "needed", "images"),
-    list(DOCKERFILES.values()), ids=list(DOCKERFILES),
+    list(DOCKERFILES.values()),
+    ids=list(DOCKERFILES),
 )
-def test_stage_graph(text: str, args: dict[str, str], stage: str | None,
-                     needed: list[str], images: list[str]) -> None:
-    graph = read_stages(parse_dockerfile(text), build_args=args,
-                        platform=Platform(build="linux/amd64"))
+def test_stage_graph(
+    text: str, args: dict[str, str], stage: str | None, needed: list[str], images: list[str]
+) -> None:
+    graph = read_stages(
+        parse_dockerfile(text), build_args=args, platform=Platform(build="linux/amd64")
+    )
     chosen = graph.stage(stage)
     stages = graph.needed(chosen)
     assert [s.display_name for s in stages] == needed
@@ -155,20 +197,28 @@ def test_stage_graph(text: str, args: dict[str, str], stage: str | None,
 
 ERRORS = {
     "missing-stage": (
-        "FROM alpine AS build\nFROM build AS final\n", "finall",
+        "FROM alpine AS build\nFROM build AS final\n",
+        "finall",
         'stage "finall" is not in Dockerfile; did you mean "final"?',
     ),
     "duplicate-name": (
-        "FROM alpine AS a\nFROM alpine AS A\n", None, 'duplicate stage name "A"',
+        "FROM alpine AS a\nFROM alpine AS A\n",
+        None,
+        'duplicate stage name "A"',
     ),
     "copy-from-missing-index": (
-        "FROM alpine\nCOPY --from=3 /a /a\n", None, "--from=3: there is no stage 3",
+        "FROM alpine\nCOPY --from=3 /a /a\n",
+        None,
+        "--from=3: there is no stage 3",
     ),
     "no-from": ("ARG X=1\n", None, "no FROM instruction"),
     "instruction-before-from": ("RUN true\nFROM alpine\n", None, "RUN before the first FROM"),
     "empty-base": ("ARG BASE\nFROM $BASE\n", None, "the base of stage 0 is empty"),
-    "stage-reads-itself": ("FROM alpine AS a\nCOPY --from=a /x /x\n", None,
-                           'stage "a" reads from itself'),
+    "stage-reads-itself": (
+        "FROM alpine AS a\nCOPY --from=a /x /x\n",
+        None,
+        'stage "a" reads from itself',
+    ),
 }
 
 
@@ -184,8 +234,7 @@ def test_stage_errors(text: str, stage: str | None, message: str) -> None:
 
 
 def test_effective_args_decide_sharing() -> None:
-    text = ("FROM alpine AS base\nRUN true\n"
-            "FROM base AS app\nARG MODE\nRUN echo $MODE\n")
+    text = "FROM alpine AS base\nRUN true\nFROM base AS app\nARG MODE\nRUN echo $MODE\n"
     toml = """\
 [target.a]
 target = "app"
@@ -233,8 +282,10 @@ platform = "linux/arm64"
 [target.arm2]
 platform = "linux/arm64"
 """
-    text = (f"FROM --platform=$BUILDPLATFORM alpine AS build\nARG {arg}\n"
-            f"RUN make ${arg}\nFROM alpine\nCOPY --from=build /a /a\n")
+    text = (
+        f"FROM --platform=$BUILDPLATFORM alpine AS build\nARG {arg}\n"
+        f"RUN make ${arg}\nFROM alpine\nCOPY --from=build /a /a\n"
+    )
     plan = plan_of(toml, {"Dockerfile": text}, ["amd", "arm", "arm2"])
     builds = [n for n in plan.nodes.values() if n.stage.display_name == "build"]
     assert sorted(sorted(n.targets) for n in builds) == [["amd"], ["arm", "arm2"]]
@@ -242,8 +293,10 @@ platform = "linux/arm64"
 
 def test_a_stage_reading_only_the_build_platform_is_shared() -> None:
     toml = '[target.amd]\nplatform = "linux/amd64"\n[target.arm]\nplatform = "linux/arm64"\n'
-    text = ("FROM --platform=$BUILDPLATFORM alpine AS build\nARG BUILDARCH\n"
-            "RUN echo $BUILDARCH\nFROM alpine\nCOPY --from=build /a /a\n")
+    text = (
+        "FROM --platform=$BUILDPLATFORM alpine AS build\nARG BUILDARCH\n"
+        "RUN echo $BUILDARCH\nFROM alpine\nCOPY --from=build /a /a\n"
+    )
     plan = plan_of(toml, {"Dockerfile": text}, ["amd", "arm"])
     assert [n.stage.display_name for n in plan.shared()] == ["build"]
 
@@ -255,8 +308,7 @@ dockerfile = "base.Dockerfile"
 [target.app]
 contexts = { baseapp = "target:base" }
 """
-    files = {"base.Dockerfile": "FROM alpine\nRUN true\n",
-             "Dockerfile": "FROM baseapp\nRUN true\n"}
+    files = {"base.Dockerfile": "FROM alpine\nRUN true\n", "Dockerfile": "FROM baseapp\nRUN true\n"}
     plan = plan_of(toml, files, ["app"])
     assert list(plan.targets) == ["app", "base"]
     assert not plan.targets["base"].requested

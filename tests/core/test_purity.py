@@ -8,8 +8,20 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "bakery" / "core"
-FORBIDDEN = {"docker", "trio", "rich", "subprocess", "socket", "threading", "time", "datetime",
-             "bakery.engine", "bakery.report", "bakery.cli", "bakery.project"}
+FORBIDDEN = {
+    "docker",
+    "trio",
+    "rich",
+    "subprocess",
+    "socket",
+    "threading",
+    "time",
+    "datetime",
+    "bakery.engine",
+    "bakery.report",
+    "bakery.cli",
+    "bakery.project",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -44,7 +56,7 @@ def test_importing_the_core_loads_no_impure_module() -> None:
         "import sys\n"
         + "".join(f"import {m}\n" for m in modules)
         + "print(','.join(sorted(m for m in sys.modules "
-          "if m.split('.')[0] in ('docker', 'trio', 'rich'))))"
+        "if m.split('.')[0] in ('docker', 'trio', 'rich'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -28,8 +28,10 @@ PROJECTS = {"buildx": 33, "moby": 59, "buildkit": 49}
 def graph_of(project: str) -> StageGraph:
     path = REAL_WORLD / project / "Dockerfile"
     assert path.is_file(), f"conformance data missing: {path}"
-    return read_stages(parse_dockerfile(path.read_text(), name=f"{project}/Dockerfile"),
-                       platform=Platform(build="linux/amd64"))
+    return read_stages(
+        parse_dockerfile(path.read_text(), name=f"{project}/Dockerfile"),
+        platform=Platform(build="linux/amd64"),
+    )
 
 
 @pytest.mark.parametrize(("project", "count"), PROJECTS.items(), ids=list(PROJECTS))
@@ -45,8 +47,9 @@ def test_every_stage_plans(project: str, count: int) -> None:
             for src in s.sources:
                 if src.kind is SourceKind.STAGE:
                     assert src.stage in indices
-                    assert [x.index for x in needed].index(src.stage) < \
-                        [x.index for x in needed].index(s.index)
+                    assert [x.index for x in needed].index(src.stage) < [
+                        x.index for x in needed
+                    ].index(s.index)
         # Minimal: every needed stage but the target is read by another needed stage.
         read = {src.stage for s in needed for src in s.sources if src.stage is not None}
         assert indices - {stage.index} <= read
@@ -54,8 +57,16 @@ def test_every_stage_plans(project: str, count: int) -> None:
 
 EXPECTED = {
     ("buildx", "binaries"): (
-        {"xx", "golatest", "gobase", "buildx-version", "buildx-build", "binaries-unix",
-         "binaries-linux", "binaries"},
+        {
+            "xx",
+            "golatest",
+            "gobase",
+            "buildx-version",
+            "buildx-build",
+            "binaries-unix",
+            "binaries-linux",
+            "binaries",
+        },
         {"tonistiigi/xx:1.9.0", "golang:1.26-alpine3.23"},
     ),
     ("buildx", "test-coverage"): (
@@ -63,20 +74,41 @@ EXPECTED = {
         {"tonistiigi/xx:1.9.0", "golang:1.26-alpine3.23"},
     ),
     ("buildx", "release"): (
-        {"xx", "golatest", "gobase", "buildx-version", "buildx-build", "binaries-unix",
-         "binaries-linux", "binaries", "releaser", "release"},
+        {
+            "xx",
+            "golatest",
+            "gobase",
+            "buildx-version",
+            "buildx-build",
+            "binaries-unix",
+            "binaries-linux",
+            "binaries",
+            "releaser",
+            "release",
+        },
         {"tonistiigi/xx:1.9.0", "golang:1.26-alpine3.23", "alpine:3.23"},
     ),
     ("buildx", "shell"): (
-        {"xx", "golatest", "gobase", "buildx-version", "buildx-build", "binaries-unix",
-         "binaries-linux", "binaries", "dockerd-release", "shell"},
+        {
+            "xx",
+            "golatest",
+            "gobase",
+            "buildx-version",
+            "buildx-build",
+            "binaries-unix",
+            "binaries-linux",
+            "binaries",
+            "dockerd-release",
+            "shell",
+        },
         {"tonistiigi/xx:1.9.0", "golang:1.26-alpine3.23", "alpine:3.23", "docker:29.6"},
     ),
 }
 
 
-@pytest.mark.parametrize(("project", "stage"), list(EXPECTED),
-                         ids=[f"{p}:{s}" for p, s in EXPECTED])
+@pytest.mark.parametrize(
+    ("project", "stage"), list(EXPECTED), ids=[f"{p}:{s}" for p, s in EXPECTED]
+)
 def test_hand_checked_targets(project: str, stage: str) -> None:
     graph = graph_of(project)
     needed = graph.needed(graph.stage(stage))
@@ -92,8 +124,10 @@ def test_global_arg_built_from_another() -> None:
 
 
 def test_target_os_picks_the_stage() -> None:
-    graph = read_stages(parse_dockerfile((REAL_WORLD / "buildx" / "Dockerfile").read_text()),
-                        platform=Platform(build="linux/amd64", target="windows/amd64"))
+    graph = read_stages(
+        parse_dockerfile((REAL_WORLD / "buildx" / "Dockerfile").read_text()),
+        platform=Platform(build="linux/amd64", target="windows/amd64"),
+    )
     names = {s.display_name for s in graph.needed(graph.stage("binaries"))}
     assert "binaries-windows" in names
     assert "binaries-linux" not in names

@@ -33,11 +33,14 @@ target = "client"
 target = "server"
 """
 
-DEPENDS = TOML + """\
+DEPENDS = (
+    TOML
+    + """\
 [target.after]
 target = "build-server"
 depends-on = ["client"]
 """
+)
 
 
 def walk(toml: str = TOML, *names: str) -> Plan:
@@ -165,12 +168,15 @@ def test_buildkit_sends_each_target_whole_and_depends_on_waits_for_the_tag() -> 
     ready = s.next()
     assert [a.build.id for a in ready] == ["target:client", "target:server"]
     assert [plan.nodes[n].stage.display_name for n in ready[0].build.nodes] == [
-        "base", "build-client", "client"]
+        "base",
+        "build-client",
+        "client",
+    ]
     finish(s, ready[1])
     assert s.next() == []  # after waits for client's tag
     finish(s, ready[0])
     (after,) = s.next()
-    assert after.build.id == 'target:after'
+    assert after.build.id == "target:after"
     assert after.do is Do.BUILD
 
 
@@ -182,7 +188,7 @@ def test_buildkit_skips_a_target_whose_dependency_failed() -> None:
     s.build_ended(client.build.id)
     (skip,) = s.next()
     assert skip.do is Do.SKIP
-    assert skip.reason == 'target client did not build'
+    assert skip.reason == "target client did not build"
     # Only the stages no other build runs are the skipped target's to report.
     assert [plan.nodes[n].stage.display_name for n in skip.nodes] == ["build-server"]
     assert s.done
@@ -191,8 +197,7 @@ def test_buildkit_skips_a_target_whose_dependency_failed() -> None:
 def test_buildkit_reuse_of_a_target_reports_its_whole_build_cached() -> None:
     plan = walk()
     top = plan.targets["client"].node
-    s = Scheduler(plan, buildkit_builds(plan, {}, no_cache_everywhere=True), jobs=1,
-                  reusable={top})
+    s = Scheduler(plan, buildkit_builds(plan, {}, no_cache_everywhere=True), jobs=1, reusable={top})
     ready = s.next()
     # Without the cache every target goes at once, whatever --jobs says.
     assert [a.do for a in ready] == [Do.REUSE, Do.BUILD]
@@ -209,14 +214,16 @@ def test_a_split_stage_goes_first_and_the_targets_start_from_its_image() -> None
     plan, builds = split_plan()
     split = builds[0]
     assert split.kind is BuildKind.SPLIT
-    assert split.users == ('client', 'server')
+    assert split.users == ("client", "server")
     s = Scheduler(plan, builds)
     assert [a.build.id for a in s.next()] == [split.id]
     finish(s, Action(Do.BUILD, split))
     targets = s.next()
     assert [a.build.id for a in targets] == ["target:client", "target:server"]
     assert [plan.nodes[n].stage.display_name for n in targets[0].build.nodes] == [
-        "build-client", "client"]
+        "build-client",
+        "client",
+    ]
 
 
 def test_a_split_reused_or_needed_by_no_build() -> None:
@@ -245,11 +252,13 @@ def test_a_failed_split_skips_its_targets() -> None:
 
 
 def test_a_target_that_is_the_split_takes_its_image() -> None:
-    plan = plan_of(TOML + '[target.base]\ntarget = "base"\n', {"Dockerfile": WALK},
-                   ["client", "server", "base"])
+    plan = plan_of(
+        TOML + '[target.base]\ntarget = "base"\n',
+        {"Dockerfile": WALK},
+        ["client", "server", "base"],
+    )
     base = node(plan, "base")
-    builds = buildkit_builds(plan, {base: ("base", "client", "server")},
-                             no_cache_everywhere=False)
+    builds = buildkit_builds(plan, {base: ("base", "client", "server")}, no_cache_everywhere=False)
     s = Scheduler(plan, builds)
     finish(s, s.next()[0])
     take = [a for a in s.next() if a.build.id == "target:base"]

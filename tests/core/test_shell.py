@@ -18,8 +18,13 @@ from bakery.core.shell import ShellError, expand, expand_words, referenced_names
         ("${X#`*}", {"X": "`*b"}, "*b"),  # ` stays literal in a pattern
         ("${X#\\*}", {"X": "*b"}, "b"),  # a pattern escapes with \ whatever the escape is
     ],
-    ids=["backslash-literal", "escaped-dollar", "double-quoted", "pattern-keeps-backtick",
-         "pattern-backslash"],
+    ids=[
+        "backslash-literal",
+        "escaped-dollar",
+        "double-quoted",
+        "pattern-keeps-backtick",
+        "pattern-backslash",
+    ],
 )
 def test_backtick_escape(word: str, env: dict[str, str], expected: str) -> None:
     assert expand(word, env, escape="`") == expected
@@ -46,8 +51,16 @@ def test_other_escape_characters_are_a_bug() -> None:
         ("${X/b/'[$0]'}", "abcb", "a[$0]cb"),  # replace-first does not
         ("${X//b/'$$'}", "abc", "a$c"),
     ],
-    ids=["longest-suffix", "shortest-suffix", "longest-prefix", "shortest-prefix",
-         "replace-all-star", "replace-all-template", "replace-first-literal", "replace-all-dollar"],
+    ids=[
+        "longest-suffix",
+        "shortest-suffix",
+        "longest-prefix",
+        "shortest-prefix",
+        "replace-all-star",
+        "replace-all-template",
+        "replace-first-literal",
+        "replace-all-dollar",
+    ],
 )
 def test_patterns(word: str, value: str, expected: str) -> None:
     assert expand(word, {"X": value}) == expected
@@ -102,21 +115,48 @@ def test_referenced_names_rejects_malformed_words() -> None:
         ("${X?}", {}, 'failed to process "${X?}": X: is not allowed to be unset'),
         ("${X:?}", {"X": ""}, 'failed to process "${X:?}": X: is not allowed to be empty'),
         ("${X:=a}", {}, 'failed to process "${X:=a}": unsupported modifier (:=) in substitution'),
-        ("${X#\\a}", {"X": "ab"},
-         ('failed to process "${X#\\\\a}": invalid pattern (\\a) in substitution: '
-          "invalid escape '\\a'")),
+        (
+            "${X#\\a}",
+            {"X": "ab"},
+            (
+                'failed to process "${X#\\\\a}": invalid pattern (\\a) in substitution: '
+                "invalid escape '\\a'"
+            ),
+        ),
         ("${X", {}, "failed to process \"${X\": syntax error: missing '}'"),
         ("${X/a", {}, "failed to process \"${X/a\": syntax error: missing '/' in ${}"),
-        ("'abc", {}, ('failed to process "\'abc": '
-                      "unexpected end of statement while looking for matching single-quote")),
-        ('"abc', {}, ('failed to process "\\"abc": '
-                      "unexpected end of statement while looking for matching double-quote")),
+        (
+            "'abc",
+            {},
+            (
+                'failed to process "\'abc": '
+                "unexpected end of statement while looking for matching single-quote"
+            ),
+        ),
+        (
+            '"abc',
+            {},
+            (
+                'failed to process "\\"abc": '
+                "unexpected end of statement while looking for matching double-quote"
+            ),
+        ),
         ("${X:-'a", {}, "failed to process \"${X:-'a\": syntax error: missing '}'"),
         ("${X/'a", {}, "failed to process \"${X/'a\": syntax error: missing '/' in ${}"),
     ],
-    ids=["required-message", "required-unset", "required-empty", "assign-unsupported",
-         "bad-pattern-escape", "missing-brace", "missing-slash", "single-quote", "double-quote",
-         "single-quote-in-braces", "single-quote-in-pattern"],
+    ids=[
+        "required-message",
+        "required-unset",
+        "required-empty",
+        "assign-unsupported",
+        "bad-pattern-escape",
+        "missing-brace",
+        "missing-slash",
+        "single-quote",
+        "double-quote",
+        "single-quote-in-braces",
+        "single-quote-in-pattern",
+    ],
 )
 def test_error_messages(word: str, env: dict[str, str], message: str) -> None:
     with pytest.raises(ShellError) as info:

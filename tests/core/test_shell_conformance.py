@@ -84,8 +84,10 @@ WORDS_CASES = _words_cases()
 
 def _require(case: object) -> None:
     if case is None:
-        pytest.fail(f"BuildKit conformance data not found in {SHELL_DATA}; "
-                    "set BAKERY_CONFORMANCE to the conformance directory")
+        pytest.fail(
+            f"BuildKit conformance data not found in {SHELL_DATA}; "
+            "set BAKERY_CONFORMANCE to the conformance directory"
+        )
 
 
 @pytest.mark.parametrize("case", ENV_VAR_CASES)

@@ -64,8 +64,11 @@ def containers_with(api: Any) -> Callable[[str], list[dict[str, Any]]]:
     """Containers (running or not) whose command or labels mention a marker."""
 
     def find(marker: str) -> list[dict[str, Any]]:
-        return [c for c in api.containers(all=True)
-                if marker in str(c.get("Command", "")) or marker in str(c.get("Labels", ""))]
+        return [
+            c
+            for c in api.containers(all=True)
+            if marker in str(c.get("Command", "")) or marker in str(c.get("Labels", ""))
+        ]
 
     return find
 

@@ -25,12 +25,22 @@ import docker.utils.build
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def bakery(cwd: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None,
-           ) -> subprocess.CompletedProcess[str]:
+def bakery(
+    cwd: Path,
+    *args: str,
+    timeout: float = 300,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the bakery CLI as a user does, in ``cwd``."""
-    return subprocess.run([sys.executable, "-m", "bakery", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=timeout,
-                          env={**os.environ, "NO_COLOR": "1", **(env or {})}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bakery", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        check=False,
+    )
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
@@ -54,8 +64,15 @@ def context_tar(root: Path) -> bytes:
     return buf.getvalue()
 
 
-def oracle_build(client: docker.DockerClient, root: Path, target: str | None, tag: str,
-                 *, buildkit: bool, build_args: Mapping[str, str] | None = None) -> str:
+def oracle_build(
+    client: docker.DockerClient,
+    root: Path,
+    target: str | None,
+    tag: str,
+    *,
+    buildkit: bool,
+    build_args: Mapping[str, str] | None = None,
+) -> str:
     """``docker build --target`` of the unmodified Dockerfile on the same daemon:
     the docker CLI's legacy builder, or the daemon's BuildKit. Returns the image ID."""
     if not buildkit:
@@ -64,8 +81,13 @@ def oracle_build(client: docker.DockerClient, root: Path, target: str | None, ta
             cmd += ["--target", target]
         for key, value in (build_args or {}).items():
             cmd += ["--build-arg", f"{key}={value}"]
-        subprocess.run([*cmd, str(root)], check=True, capture_output=True, text=True,
-                       env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        subprocess.run(
+            [*cmd, str(root)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
         return str(client.images.get(tag).id)
     api: Any = client.api  # the SDK's stubs leave APIClient's own methods untyped
     params: dict[str, Any] = {"t": tag, "rm": "1", "forcerm": "1", "version": "2"}
@@ -74,8 +96,13 @@ def oracle_build(client: docker.DockerClient, root: Path, target: str | None, ta
     if build_args:
         params["buildargs"] = json.dumps(dict(build_args))
     url = api._url("/build") + "?" + urllib.parse.urlencode(params)
-    resp = api._post(url, data=context_tar(root), headers={"Content-Type": "application/x-tar"},
-                     stream=True, timeout=600)
+    resp = api._post(
+        url,
+        data=context_tar(root),
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+        timeout=600,
+    )
     resp.raise_for_status()
     log: list[str] = []
     with resp:
@@ -101,19 +128,35 @@ def image_files(client: docker.DockerClient, image: str) -> dict[str, tuple[Any,
         for member in tar:
             name = member.name.rstrip("/")
             if name.split("/")[0] in ("dev", "proc", "sys", ".dockerenv") or name in (
-                    "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc", "."):
+                "etc/hosts",
+                "etc/hostname",
+                "etc/resolv.conf",
+                "etc",
+                ".",
+            ):
                 continue
             digest = ""
             if member.isfile():
                 f = tar.extractfile(member)
                 digest = hashlib.sha256(f.read() if f else b"").hexdigest()
-            out[name] = (member.type, member.mode, member.uid, member.gid,
-                         member.linkname, digest)
+            out[name] = (member.type, member.mode, member.uid, member.gid, member.linkname, digest)
     return out
 
 
-CONFIG_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
-               "Volumes", "OnBuild", "StopSignal", "Healthcheck", "Shell")
+CONFIG_KEYS = (
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "Labels",
+    "ExposedPorts",
+    "Volumes",
+    "OnBuild",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
+)
 
 
 def inspect(client: docker.DockerClient, ref: str) -> dict[str, Any]:
@@ -133,8 +176,7 @@ def image_config(client: docker.DockerClient, image: str) -> dict[str, Any]:
 def containers(client: docker.DockerClient, marker: str) -> set[str]:
     """Containers, running or not, whose command mentions ``marker`` (a test's nonce):
     what a build of that test's steps left behind, whatever else runs on the daemon."""
-    return {c["Id"] for c in client.api.containers(all=True)
-            if marker in str(c.get("Command", ""))}
+    return {c["Id"] for c in client.api.containers(all=True) if marker in str(c.get("Command", ""))}
 
 
 def remove_images(client: docker.DockerClient, *refs: str) -> None:
@@ -172,8 +214,9 @@ def cleanup_images(client: docker.DockerClient, prefix: str) -> Iterator[None]:
             for tag in image.get("RepoTags") or []:
                 if tag.rpartition("/")[2].startswith(prefix):  # registry/prefix-x:tag too
                     remove_images(client, tag)
-        for image in client.api.images(filters={"dangling": True,
-                                                "label": f"dev.bakery.repo={repo}"}):
+        for image in client.api.images(
+            filters={"dangling": True, "label": f"dev.bakery.repo={repo}"}
+        ):
             remove_images(client, str(image["Id"]))
         # What a failed or stopped classic build leaves: its last step's image,
         # untagged. Those that appeared during the test are the test's.
@@ -193,7 +236,7 @@ class SocketMeter:
         host = daemon or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         if not host.startswith("unix://"):
             raise ValueError(f"SocketMeter needs a unix socket daemon, not {host}")
-        self.daemon = host[len("unix://"):]
+        self.daemon = host[len("unix://") :]
         self.path = folder / "meter.sock"
         self.url = f"unix://{self.path}"
         self.sent = 0
@@ -229,8 +272,7 @@ class SocketMeter:
             upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             upstream.connect(self.daemon)
             threading.Thread(target=self._pipe, args=(conn, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, conn, False),
-                             daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, conn, False), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
         tail = b""

@@ -64,8 +64,11 @@ class FakeImages:
             self.tags[ref] = image_id
 
     def labelled(self, label: str) -> list[LabelledImage]:
-        return [LabelledImage(i, dict(lab), tuple(t for t, v in self.tags.items() if v == i))
-                for i, lab in self.labels.items() if label in lab]
+        return [
+            LabelledImage(i, dict(lab), tuple(t for t, v in self.tags.items() if v == i))
+            for i, lab in self.labels.items()
+            if label in lab
+        ]
 
     def pull(self, ref: str) -> None:
         self.pulls.append(ref)
@@ -79,9 +82,16 @@ class FakeImages:
 
 
 class FakeBuilder:
-    def __init__(self, plan: Plan, images: FakeImages, *, name: str = "buildkit",
-                 seconds: Mapping[str, float] | None = None,
-                 fail: Mapping[str, int] | None = None, cached: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        images: FakeImages,
+        *,
+        name: str = "buildkit",
+        seconds: Mapping[str, float] | None = None,
+        fail: Mapping[str, int] | None = None,
+        cached: set[str] | None = None,
+    ) -> None:
         self.plan = plan
         self.images = images
         self.name = name
@@ -160,8 +170,10 @@ class FakeBuilder:
         if stage in self.fail:
             run.outcome = "failed"
             self._failed[node_id] = BuildFailed(
-                f"process did not complete: exit code {self.fail[stage]}", step=step,
-                exit_status=self.fail[stage])
+                f"process did not complete: exit code {self.fail[stage]}",
+                step=step,
+                exit_status=self.fail[stage],
+            )
             raise self._failed[node_id]
         run.outcome = "built"
         progress(StepEvent(step, completed=True))
@@ -201,12 +213,24 @@ class Harness:
     events: list[Event] = field(default_factory=list)
 
     def runner(self, **options: object) -> Runner:
-        return Runner(self.plan, self.builder, self.images, RunOptions(**options),  # type: ignore[arg-type]
-                      self.events.append, offload=inline)
+        return Runner(
+            self.plan,
+            self.builder,
+            self.images,
+            RunOptions(**options),  # type: ignore[arg-type]
+            self.events.append,
+            offload=inline,
+        )
 
 
-def harness(root: Path, files: Mapping[str, str], *names: str, builder: str = "buildkit",
-            bases: Mapping[str, str] | None = None, **fake: object) -> Harness:
+def harness(
+    root: Path,
+    files: Mapping[str, str],
+    *names: str,
+    builder: str = "buildkit",
+    bases: Mapping[str, str] | None = None,
+    **fake: object,
+) -> Harness:
     write_project(root, files)
     plan = plan_of(root, *names)
     images = FakeImages(bases={ref: (image, False) for ref, image in (bases or {}).items()})

@@ -71,8 +71,12 @@ def dockerfile(name: str, *lines: str, base: str = "bakery-busybox:latest") -> s
     return "\n".join([f"FROM {base}", f"LABEL {TEST_LABEL}={name}", *lines, ""])
 
 
-def build(backend: Backend, spec: BuildSpec, progress: Recorder | None = None,
-          cancel: Cancellation | None = None) -> BuildOutput:
+def build(
+    backend: Backend,
+    spec: BuildSpec,
+    progress: Recorder | None = None,
+    cancel: Cancellation | None = None,
+) -> BuildOutput:
     return backend.build(spec, progress or Recorder(), cancel or Cancellation())
 
 
@@ -81,17 +85,27 @@ def build(backend: Backend, spec: BuildSpec, progress: Recorder | None = None,
 
 @pytest.mark.docker
 def test_builds_and_tags_an_image(backend: Backend, api: Any, owned: str) -> None:
-    context = make_context({
-        "Dockerfile": dockerfile(owned, "ARG GREETING=unset", "COPY hello.txt /hello.txt",
-                                 # The name keeps BuildKit from reusing another run's cache.
-                                 f'RUN echo "greeting is $GREETING" {owned} '
-                                 "&& cat /hello.txt > /copy"),
-        "hello.txt": "hi from the context\n",
-    })
+    context = make_context(
+        {
+            "Dockerfile": dockerfile(
+                owned,
+                "ARG GREETING=unset",
+                "COPY hello.txt /hello.txt",
+                # The name keeps BuildKit from reusing another run's cache.
+                f'RUN echo "greeting is $GREETING" {owned} && cat /hello.txt > /copy',
+            ),
+            "hello.txt": "hi from the context\n",
+        }
+    )
     tag = f"{owned}:latest"
     progress = Recorder()
-    output = build(backend, BuildSpec(context, tag, build_args={"GREETING": "howdy"},
-                                      labels={"dev.bakery.extra": "yes"}), progress)
+    output = build(
+        backend,
+        BuildSpec(
+            context, tag, build_args={"GREETING": "howdy"}, labels={"dev.bakery.extra": "yes"}
+        ),
+        progress,
+    )
 
     assert output.image_id.startswith("sha256:")
     image = api.inspect_image(tag)
@@ -108,22 +122,36 @@ def test_builds_and_tags_an_image(backend: Backend, api: Any, owned: str) -> Non
 
 @pytest.mark.docker
 def test_a_target_stage_and_a_named_dockerfile(backend: Backend, api: Any, owned: str) -> None:
-    text = "\n".join([
-        "FROM bakery-busybox:latest AS first", f"LABEL {TEST_LABEL}={owned}",
-        "RUN echo first > /stage",
-        "FROM bakery-busybox:latest AS second", "RUN exit 9", ""])
+    text = "\n".join(
+        [
+            "FROM bakery-busybox:latest AS first",
+            f"LABEL {TEST_LABEL}={owned}",
+            "RUN echo first > /stage",
+            "FROM bakery-busybox:latest AS second",
+            "RUN exit 9",
+            "",
+        ]
+    )
     context = make_context({"build/My.Dockerfile": text})
-    output = build(backend, BuildSpec(context, f"{owned}:first",
-                                      dockerfile="build/My.Dockerfile", target="first"))
+    output = build(
+        backend,
+        BuildSpec(context, f"{owned}:first", dockerfile="build/My.Dockerfile", target="first"),
+    )
     assert api.inspect_image(f"{owned}:first")["Id"] == output.image_id
 
 
 @pytest.mark.docker
 def test_a_failing_run_reports_step_exit_status_and_log_tail(
-        backend: Backend, api: Any, owned: str) -> None:
-    context = make_context({"Dockerfile": dockerfile(
-        owned, f"RUN for i in $(seq 30); do echo out $i; done; echo last-words-{owned}; "
-               "exit 3")})
+    backend: Backend, api: Any, owned: str
+) -> None:
+    context = make_context(
+        {
+            "Dockerfile": dockerfile(
+                owned,
+                f"RUN for i in $(seq 30); do echo out $i; done; echo last-words-{owned}; exit 3",
+            )
+        }
+    )
     progress = Recorder()
     with pytest.raises(BuildFailed) as caught:
         build(backend, BuildSpec(context, f"{owned}:broken"), progress)
@@ -203,15 +231,17 @@ def wait_until(check: Callable[[], bool], seconds: float) -> bool:
 
 @pytest.mark.docker
 def test_cancel_during_a_run_stops_it_quickly_and_leaves_nothing(
-        backend: Backend, owned: str,
-        containers_with: Callable[[str], list[dict[str, Any]]]) -> None:
+    backend: Backend, owned: str, containers_with: Callable[[str], list[dict[str, Any]]]
+) -> None:
     marker = f"{owned}-running"
-    context = make_context({"Dockerfile": dockerfile(
-        owned, f"RUN echo {marker}; sleep 30; echo never-{owned}")})
+    context = make_context(
+        {"Dockerfile": dockerfile(owned, f"RUN echo {marker}; sleep 30; echo never-{owned}")}
+    )
     progress = Recorder(when=lambda e: isinstance(e, LogEvent) and marker in e.text)
     cancel = Cancellation()
     thread, errors = run_in_thread(
-        lambda: build(backend, BuildSpec(context, f"{owned}:cancelled"), progress, cancel))
+        lambda: build(backend, BuildSpec(context, f"{owned}:cancelled"), progress, cancel)
+    )
 
     assert progress.seen.wait(60), f"the RUN step never started: {progress.events}"
     cancelled_at = time.monotonic()
@@ -230,8 +260,8 @@ def test_cancel_during_a_run_stops_it_quickly_and_leaves_nothing(
 
 @pytest.mark.docker
 def test_cancel_as_a_step_starts_leaves_no_container(
-        backend: Backend, owned: str,
-        containers_with: Callable[[str], list[dict[str, Any]]]) -> None:
+    backend: Backend, owned: str, containers_with: Callable[[str], list[dict[str, Any]]]
+) -> None:
     """Cancelled from the progress callback the moment the RUN step is announced,
     before the classic builder has named the step's container."""
     context = make_context({"Dockerfile": dockerfile(owned, f"RUN sleep 30 # {owned}")})
@@ -295,9 +325,14 @@ CLASSIC_FAILURE: list[dict[str, Any]] = [
     {"stream": "\x1b[91mon stderr\n\x1b[0m"},
     {"stream": "before-fail"},
     {"stream": "Removing intermediate container 26e58beb1a5f\n"},
-    {"errorDetail": {"code": 3, "message": "The command '/bin/sh -c echo before-fail && exit 3'"
-                                           " returned a non-zero code: 3"},
-     "error": "The command '/bin/sh -c echo before-fail && exit 3' returned a non-zero code: 3"},
+    {
+        "errorDetail": {
+            "code": 3,
+            "message": "The command '/bin/sh -c echo before-fail && exit 3'"
+            " returned a non-zero code: 3",
+        },
+        "error": "The command '/bin/sh -c echo before-fail && exit 3' returned a non-zero code: 3",
+    },
 ]
 
 
@@ -332,8 +367,7 @@ def test_classic_stream_reads_cache_hits_and_the_image_id() -> None:
         {"stream": "Successfully tagged x:latest\n"},
     ]
     events = [e for m in messages for e in stream.feed(m)] + stream.finish()
-    assert events[-1] == StepEvent("Step 2/2 : RUN make", started=True, completed=True,
-                                   cached=True)
+    assert events[-1] == StepEvent("Step 2/2 : RUN make", started=True, completed=True, cached=True)
     assert not [e for e in events if isinstance(e, LogEvent)]
     assert stream.image_id == "sha256:0123456789ab"
     assert stream.image == "0123456789ab"

@@ -72,12 +72,19 @@ def read_file(client: docker.DockerClient, image: str, path: str) -> bytes:
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_shared_stage_runs_once_and_unused_stages_never(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
-    write_tree(tmp_path, {"Dockerfile": SHARED.format(nonce=uuid.uuid4().hex),
-                          "bake.toml": SHARED_TOML.format(prefix=prefix)})
-    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                 "client", "server")
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SHARED.format(nonce=uuid.uuid4().hex),
+            "bake.toml": SHARED_TOML.format(prefix=prefix),
+        },
+    )
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", "client", "server")
     assert run.returncode == 0, run.stdout + run.stderr
     a = read_file(client, f"{prefix}-client:latest", "/random")
     b = read_file(client, f"{prefix}-server:latest", "/random")
@@ -104,17 +111,33 @@ RUN cp /random /server-random
 @pytest.mark.parametrize("builder", BUILDERS)
 @pytest.mark.parametrize("no_cache", [False, True], ids=["cache", "no-cache"])
 def test_shared_stage_reading_much_of_the_context_runs_once(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, no_cache: bool,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
+    no_cache: bool,
 ) -> None:
     # server copies the whole context: on BuildKit its build must go as written,
     # so the shared stage (1 MiB) is not built on its own, and both targets'
     # builds share it.
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
-    write_tree(tmp_path, {"Dockerfile": BIG_SHARED.format(nonce=uuid.uuid4().hex),
-                          "bake.toml": SHARED_TOML.format(prefix=prefix)})
-    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                 *(["--no-cache"] if no_cache else []))
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": BIG_SHARED.format(nonce=uuid.uuid4().hex),
+            "bake.toml": SHARED_TOML.format(prefix=prefix),
+        },
+    )
+    run = bakery(
+        tmp_path,
+        "build",
+        "--builder",
+        builder,
+        "--progress",
+        "plain",
+        *(["--no-cache"] if no_cache else []),
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     a = read_file(client, f"{prefix}-client:latest", "/client-random")
     b = read_file(client, f"{prefix}-server:latest", "/server-random")
@@ -123,21 +146,34 @@ def test_shared_stage_reading_much_of_the_context_runs_once(
 
 
 def test_plain_classic_builds_side_by_side_ship_different_bases(
-    client: docker.DockerClient, prefix: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     """The bug bakery removes, shown on the same daemon with the same Dockerfile."""
-    write_tree(tmp_path, {"Dockerfile": SHARED.format(nonce=uuid.uuid4().hex).replace(
-        "FROM bakery-busybox:latest AS broken\nRUN exit 3\n", "")})
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SHARED.format(nonce=uuid.uuid4().hex).replace(
+                "FROM bakery-busybox:latest AS broken\nRUN exit 3\n", ""
+            )
+        },
+    )
     procs = [
-        subprocess.Popen(["docker", "build", "-q", "--target", t, "-t", f"{prefix}-{t}", "."],
-                         cwd=tmp_path, env={**os.environ, "DOCKER_BUILDKIT": "0"},
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            ["docker", "build", "-q", "--target", t, "-t", f"{prefix}-{t}", "."],
+            cwd=tmp_path,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for t in ("client", "server")
     ]
     for p in procs:
         assert p.wait(timeout=300) == 0
-    assert read_file(client, f"{prefix}-client", "/random") != \
-        read_file(client, f"{prefix}-server", "/random")
+    assert read_file(client, f"{prefix}-client", "/random") != read_file(
+        client, f"{prefix}-server", "/random"
+    )
 
 
 # case -> (files, the stage of each target: a name, an index, or None for the last)
@@ -241,7 +277,11 @@ COPY --from=base /deps /copied
 @pytest.mark.parametrize("builder", BUILDERS)
 @pytest.mark.parametrize("case", list(SAME_AS_DOCKER))
 def test_same_image_as_docker_build_target(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, case: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
+    case: str,
 ) -> None:
     files, stages = SAME_AS_DOCKER[case]
     write_tree(tmp_path, files)
@@ -254,13 +294,18 @@ def test_same_image_as_docker_build_target(
     assert run.returncode == 0, run.stdout + run.stderr
     for i, stage in enumerate(stages):
         ours = f"{prefix}-t{i}"
-        theirs = oracle_build(client, tmp_path, stage, f"{prefix}-oracle{i}",
-                              buildkit=builder == "buildkit")
+        theirs = oracle_build(
+            client, tmp_path, stage, f"{prefix}-oracle{i}", buildkit=builder == "buildkit"
+        )
         assert image_files(client, ours) == image_files(client, theirs)
         assert image_config(client, ours) == image_config(client, theirs)
         labels = inspect(client, ours)["Config"]["Labels"] or {}
-        assert set(labels) - set(image_config(client, theirs)["Labels"] or {}) <= \
-            {"dev.bakery.node", "dev.bakery.role", "dev.bakery.repo", "dev.bakery.key"}
+        assert set(labels) - set(image_config(client, theirs)["Labels"] or {}) <= {
+            "dev.bakery.node",
+            "dev.bakery.role",
+            "dev.bakery.repo",
+            "dev.bakery.key",
+        }
 
 
 FAILING = """\
@@ -276,13 +321,21 @@ RUN echo {nonce} && echo line-one && \
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_failure_keeps_old_tag_and_leaves_no_container(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
-    write_tree(tmp_path, {
-        "Dockerfile": FAILING.format(nonce=(nonce := uuid.uuid4().hex)),
-        "bake.toml": (f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
-                      f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'),
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": FAILING.format(nonce=(nonce := uuid.uuid4().hex)),
+            "bake.toml": (
+                f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
+                f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'
+            ),
+        },
+    )
     old = client.images.get("bakery-busybox:latest")
     old.tag(f"{prefix}-bad", "latest")
 
@@ -295,13 +348,15 @@ def test_failure_keeps_old_tag_and_leaves_no_container(
     assert "line-two" in text
     assert "Traceback" not in text
     # The message comes again at the very end, after the report.
-    assert "exit code 3" in run.stdout.strip().splitlines()[-1] or \
-        "line-two" in "\n".join(run.stdout.strip().splitlines()[-6:])
+    assert "exit code 3" in run.stdout.strip().splitlines()[-1] or "line-two" in "\n".join(
+        run.stdout.strip().splitlines()[-6:]
+    )
     assert client.images.get(f"{prefix}-bad").id == old.id
     assert containers(client, nonce) == set()
 
-    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                 "--keep-going", "bad", "ok")
+    run = bakery(
+        tmp_path, "build", "--builder", builder, "--progress", "plain", "--keep-going", "bad", "ok"
+    )
     assert run.returncode == 1
     assert read_file(client, f"{prefix}-ok", "/ok") == b"fine\n"
     assert client.images.get(f"{prefix}-bad").id == old.id
@@ -310,16 +365,26 @@ def test_failure_keeps_old_tag_and_leaves_no_container(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_sigint_stops_the_daemon_build(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
-    write_tree(tmp_path, {
-        "Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {(nonce := uuid.uuid4().hex)} && "
-                      "echo sleeping && sleep 120\n",
-        "bake.toml": f'[target.slow]\ntags = ["{prefix}-slow"]\n',
-    })
-    with subprocess.Popen([sys.executable, "-m", "bakery", "build", "--builder", builder,
-                           "--progress", "plain"], cwd=tmp_path, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {(nonce := uuid.uuid4().hex)} && "
+            "echo sleeping && sleep 120\n",
+            "bake.toml": f'[target.slow]\ntags = ["{prefix}-slow"]\n',
+        },
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "bakery", "build", "--builder", builder, "--progress", "plain"],
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
         assert proc.stderr is not None
         deadline = time.monotonic() + 60
         seen = []
@@ -362,7 +427,11 @@ COPY --from=base /deps /copied
 @pytest.mark.parametrize("builder", BUILDERS)
 @pytest.mark.parametrize("size", [1 << 20, 1 << 10], ids=["1MiB", "1KiB"])
 def test_context_files_travel_once_per_node_that_reads_them(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str, size: int,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
+    size: int,
 ) -> None:
     # Three targets share a stage that copies a file from the context; none of
     # them reads it. Sending it with every target's build would be 3 times its size.
@@ -372,12 +441,22 @@ def test_context_files_travel_once_per_node_that_reads_them(
     (tmp_path / "client.txt").write_text("client\n")
     (tmp_path / "server.txt").write_text("server\n")
     (tmp_path / "Dockerfile").write_text(CUT.format(nonce=uuid.uuid4().hex))
-    (tmp_path / "bake.toml").write_text("".join(
-        f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
-        for t in ("client", "server", "copier", *(["base"] if size >= 1 << 20 else []))))
+    (tmp_path / "bake.toml").write_text(
+        "".join(
+            f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
+            for t in ("client", "server", "copier", *(["base"] if size >= 1 << 20 else []))
+        )
+    )
     with SocketMeter(tmp_path) as meter:
-        run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                     env={"DOCKER_HOST": meter.url})
+        run = bakery(
+            tmp_path,
+            "build",
+            "--builder",
+            builder,
+            "--progress",
+            "plain",
+            env={"DOCKER_HOST": meter.url},
+        )
     assert run.returncode == 0, run.stdout + run.stderr
     if builder == "classic":
         assert meter.builds == 4  # one per stage
@@ -388,10 +467,8 @@ def test_context_files_travel_once_per_node_that_reads_them(
     else:
         # A small file goes with each target's build: no build waits for the stage.
         assert meter.builds == 3
-    ours = client.containers.run(f"{prefix}-copier", ["md5sum", "/copied/blob.bin"],
-                                 remove=True)
-    theirs = client.containers.run(f"{prefix}-client", ["md5sum", "/deps/blob.bin"],
-                                   remove=True)
+    ours = client.containers.run(f"{prefix}-copier", ["md5sum", "/copied/blob.bin"], remove=True)
+    theirs = client.containers.run(f"{prefix}-client", ["md5sum", "/deps/blob.bin"], remove=True)
     assert ours.split()[0] == theirs.split()[0]
     if size >= 1 << 20:
         base = inspect(client, f"{prefix}-base")["Config"]["Labels"]
@@ -416,25 +493,44 @@ RUN echo {nonce} free > /free
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_failing_shared_stage_built_on_its_own(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     # 1 MiB: on BuildKit the shared stage is a build of its own (see above).
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
     (tmp_path / "Dockerfile").write_text(CUT_FAILING.format(nonce=(nonce := uuid.uuid4().hex)))
-    (tmp_path / "bake.toml").write_text("".join(
-        f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
-        for t in ("one", "two", "free")))
-    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                 "--keep-going", "--report", "json")
+    (tmp_path / "bake.toml").write_text(
+        "".join(
+            f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n'
+            for t in ("one", "two", "free")
+        )
+    )
+    run = bakery(
+        tmp_path,
+        "build",
+        "--builder",
+        builder,
+        "--progress",
+        "plain",
+        "--keep-going",
+        "--report",
+        "json",
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Dockerfile:3" in run.stderr, run.stderr
     assert "exit code 4" in run.stderr
     assert "Traceback" not in run.stderr
     report = json.loads(run.stdout)
     status = {n["stage"]: n["status"] for n in report["nodes"]}
-    assert status == {"base": "failed", "one": "not_started", "two": "not_started",
-                      "free": "built"}, status
+    assert status == {
+        "base": "failed",
+        "one": "not_started",
+        "two": "not_started",
+        "free": "built",
+    }, status
     assert read_file(client, f"{prefix}-free", "/free") == f"{nonce} free\n".encode()
     for name in ("one", "two"):
         with pytest.raises(docker.errors.ImageNotFound):
@@ -444,15 +540,22 @@ def test_failing_shared_stage_built_on_its_own(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_target_context_and_depends_on(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     nonce = uuid.uuid4().hex
-    write_tree(tmp_path, {
-        "base.Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {nonce} > /base-marker\n",
-        "Dockerfile": ("FROM baseapp\nRUN cp /base-marker /app-marker\n"
-                       "FROM bakery-busybox:latest AS copy\nCOPY --from=baseapp /base-marker /m\n"),
-        "tool.Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {nonce}-tool > /tool\n",
-        "bake.toml": f"""\
+    write_tree(
+        tmp_path,
+        {
+            "base.Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {nonce} > /base-marker\n",
+            "Dockerfile": (
+                "FROM baseapp\nRUN cp /base-marker /app-marker\n"
+                "FROM bakery-busybox:latest AS copy\nCOPY --from=baseapp /base-marker /m\n"
+            ),
+            "tool.Dockerfile": f"FROM bakery-busybox:latest\nRUN echo {nonce}-tool > /tool\n",
+            "bake.toml": f"""\
 [target.base]
 dockerfile = "base.Dockerfile"
 tags = ["{prefix}-base"]
@@ -469,13 +572,15 @@ target = "copy"
 contexts = {{ baseapp = "target:base" }}
 tags = ["{prefix}-copy"]
 """,
-    })
+        },
+    )
     if builder == "buildkit":
         # BuildKit builds a target by stage name; the app stage has none.
         text = (tmp_path / "bake.toml").read_text().replace('target = "0"\n', "")
         (tmp_path / "Dockerfile").write_text(
             "FROM bakery-busybox:latest AS copy\nCOPY --from=baseapp /base-marker /m\n"
-            "FROM baseapp\nRUN cp /base-marker /app-marker\n")
+            "FROM baseapp\nRUN cp /base-marker /app-marker\n"
+        )
         (tmp_path / "bake.toml").write_text(text)
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", "app", "copy")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -490,12 +595,19 @@ tags = ["{prefix}-copy"]
 
 
 def test_prune_removes_stage_images_and_nothing_else(
-    client: docker.DockerClient, prefix: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     repo = f"{prefix}-stages"
     env = {"BAKERY_STAGE_REPO": repo}
-    write_tree(tmp_path, {"Dockerfile": SHARED.format(nonce=uuid.uuid4().hex),
-                          "bake.toml": SHARED_TOML.format(prefix=prefix)})
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SHARED.format(nonce=uuid.uuid4().hex),
+            "bake.toml": SHARED_TOML.format(prefix=prefix),
+        },
+    )
     run = bakery(tmp_path, "build", "--builder", "classic", "client", "server", env=env)
     assert run.returncode == 0, run.stderr
     assert len(client.images.list(name=repo)) == 5
@@ -514,22 +626,33 @@ def test_unreachable_daemon_is_one_clear_error(tmp_path: Path) -> None:
     write_tree(tmp_path, {"Dockerfile": "FROM scratch\n", "bake.toml": "[target.a]\n"})
     run = bakery(tmp_path, "build", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert run.returncode == 1
-    assert run.stderr.startswith("error: cannot reach the Docker daemon at "
-                                 "unix:///nonexistent/docker.sock")
+    assert run.stderr.startswith(
+        "error: cannot reach the Docker daemon at unix:///nonexistent/docker.sock"
+    )
     assert "hint: " in run.stderr
     assert "Traceback" not in run.stderr
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_output_local_exports_the_image_files(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
-    write_tree(tmp_path, {
-        "Dockerfile": (f"FROM bakery-busybox:latest AS build\nRUN echo {uuid.uuid4().hex} "
-                       "> /made && mkdir -p /out && echo artefact > /out/app\n"
-                       "FROM scratch\nCOPY --from=build /out/ /\n"),
-        "bake.toml": f'[target.bin]\ntags = ["{prefix}-bin"]\noutput = "type=local,dest=dist"\n',
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": (
+                f"FROM bakery-busybox:latest AS build\nRUN echo {uuid.uuid4().hex} "
+                "> /made && mkdir -p /out && echo artefact > /out/app\n"
+                "FROM scratch\nCOPY --from=build /out/ /\n"
+            ),
+            "bake.toml": (
+                f'[target.bin]\ntags = ["{prefix}-bin"]\noutput = "type=local,dest=dist"\n'
+            ),
+        },
+    )
     run = bakery(tmp_path, "build", "--builder", builder)
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["app"]
@@ -537,10 +660,17 @@ def test_output_local_exports_the_image_files(
 
 
 def test_pull_of_an_unreachable_image_fails_before_building(
-    client: docker.DockerClient, prefix: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
-    write_tree(tmp_path, {"Dockerfile": "FROM bakery-busybox:latest\nRUN true\n",
-                          "bake.toml": f'[target.a]\ntags = ["{prefix}-a"]\n'})
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM bakery-busybox:latest\nRUN true\n",
+            "bake.toml": f'[target.a]\ntags = ["{prefix}-a"]\n',
+        },
+    )
     run = bakery(tmp_path, "build", "--pull")
     assert run.returncode == 1
     assert run.stderr.startswith("error: target.a: cannot pull bakery-busybox:latest")
@@ -548,11 +678,16 @@ def test_pull_of_an_unreachable_image_fails_before_building(
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
-def test_missing_context_folder_is_one_error(tmp_path: Path, builder: str,
-                                              client: docker.DockerClient) -> None:
-    write_tree(tmp_path, {"Dockerfile": "FROM bakery-busybox:latest\nCOPY . /x\n",
-                          "bake.toml": '[target.a]\ncontext = "nowhere"\n'
-                                       'dockerfile = "../Dockerfile"\n'})
+def test_missing_context_folder_is_one_error(
+    tmp_path: Path, builder: str, client: docker.DockerClient
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM bakery-busybox:latest\nCOPY . /x\n",
+            "bake.toml": '[target.a]\ncontext = "nowhere"\ndockerfile = "../Dockerfile"\n',
+        },
+    )
     run = bakery(tmp_path, "build", "--builder", builder)
     assert run.returncode == 2, run.stderr
     assert "does not exist" in run.stderr
@@ -561,12 +696,18 @@ def test_missing_context_folder_is_one_error(tmp_path: Path, builder: str,
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_shm_size_on_buildkit_is_a_warning(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
-    write_tree(tmp_path, {
-        "Dockerfile": "FROM bakery-busybox:latest\nRUN df -k /dev/shm > /shm\n",
-        "bake.toml": f'[target.t]\ntags = ["{prefix}-t"]\nshm-size = "96m"\n',
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM bakery-busybox:latest\nRUN df -k /dev/shm > /shm\n",
+            "bake.toml": f'[target.t]\ntags = ["{prefix}-t"]\nshm-size = "96m"\n',
+        },
+    )
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
     assert run.returncode == 0, run.stdout + run.stderr
     warned = "warning: target.t: shm-size has no effect on BuildKit" in run.stderr
@@ -577,15 +718,21 @@ def test_shm_size_on_buildkit_is_a_warning(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_labels_with_line_breaks_and_quotes(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
-    labels = {"notes": "first line\nsecond line", "quoted": 'say "hi" $HOME \\ end',
-              "plain": "v"}
-    write_tree(tmp_path, {
-        "Dockerfile": "FROM bakery-busybox:latest\nRUN true\n",
-        "bake.toml": (f'[target.t]\ntags = ["{prefix}-t"]\n'
-                      f"labels = {json.dumps(labels)}\n").replace('": "', '" = "'),
-    })
+    labels = {"notes": "first line\nsecond line", "quoted": 'say "hi" $HOME \\ end', "plain": "v"}
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM bakery-busybox:latest\nRUN true\n",
+            "bake.toml": (
+                f'[target.t]\ntags = ["{prefix}-t"]\nlabels = {json.dumps(labels)}\n'
+            ).replace('": "', '" = "'),
+        },
+    )
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
     assert run.returncode == 0, run.stdout + run.stderr
     found = inspect(client, f"{prefix}-t")["Config"]["Labels"]
@@ -594,41 +741,71 @@ def test_labels_with_line_breaks_and_quotes(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_copy_through_a_link_to_the_context_root(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     # Each build gets only the files its stages read: a link to "." reads them all.
-    write_tree(tmp_path, {
-        "Dockerfile": "FROM bakery-busybox:latest\nCOPY all/ /ctx/\n",
-        "a.txt": "a\n",
-        "sub/b.txt": "b\n",
-        ".dockerignore": ".bakery/\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM bakery-busybox:latest\nCOPY all/ /ctx/\n",
+            "a.txt": "a\n",
+            "sub/b.txt": "b\n",
+            ".dockerignore": ".bakery/\n",
+        },
+    )
     (tmp_path / "all").symlink_to(".")
     (tmp_path / "bake.toml").write_text(f'[target.t]\ntags = ["{prefix}-t"]\n')
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
     assert run.returncode == 0, run.stdout + run.stderr
-    theirs = oracle_build(client, tmp_path, None, f"{prefix}-oracle",
-                          buildkit=builder == "buildkit")
+    theirs = oracle_build(
+        client, tmp_path, None, f"{prefix}-oracle", buildkit=builder == "buildkit"
+    )
     assert image_files(client, f"{prefix}-t") == image_files(client, theirs)
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_a_shared_stage_nothing_rebuilds_is_not_built(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
-    write_tree(tmp_path, {"Dockerfile": CUT.format(nonce=uuid.uuid4().hex),
-                          "client.txt": "client\n", "server.txt": "server\n"})
-    (tmp_path / "bake.toml").write_text("".join(
-        f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n' for t in ("client", "server")))
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": CUT.format(nonce=uuid.uuid4().hex),
+            "client.txt": "client\n",
+            "server.txt": "server\n",
+        },
+    )
+    (tmp_path / "bake.toml").write_text(
+        "".join(
+            f'[target.{t}]\ntarget = "{t}"\ntags = ["{prefix}-{t}"]\n' for t in ("client", "server")
+        )
+    )
     for names in (["client"], ["server"]):
         run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain", *names)
         assert run.returncode == 0, run.stdout + run.stderr
     # Both targets' images exist: building them together makes no build call.
     with SocketMeter(tmp_path) as meter:
-        run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                     "--report", "json", "client", "server", env={"DOCKER_HOST": meter.url})
+        run = bakery(
+            tmp_path,
+            "build",
+            "--builder",
+            builder,
+            "--progress",
+            "plain",
+            "--report",
+            "json",
+            "client",
+            "server",
+            env={"DOCKER_HOST": meter.url},
+        )
     assert run.returncode == 0, run.stdout + run.stderr
     assert meter.builds == 0
     assert {n["status"] for n in json.loads(run.stdout)["nodes"]} == {"cached"}
@@ -646,15 +823,22 @@ COPY --from=build /made /made
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_a_shared_stage_for_targets_of_two_platforms(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     # The build stage runs on the build platform for both targets: one node,
     # whose image must serve an arm64 and an amd64 target.
     (tmp_path / "big.bin").write_bytes(os.urandom(1 << 20))
     (tmp_path / "Dockerfile").write_text(PLATFORMS.format(nonce=(nonce := uuid.uuid4().hex)))
-    (tmp_path / "bake.toml").write_text("".join(
-        f'[target.{arch}]\ntarget = "out"\nplatform = "linux/{arch}"\n'
-        f'tags = ["{prefix}-{arch}"]\n' for arch in ("arm64", "amd64")))
+    (tmp_path / "bake.toml").write_text(
+        "".join(
+            f'[target.{arch}]\ntarget = "out"\nplatform = "linux/{arch}"\n'
+            f'tags = ["{prefix}-{arch}"]\n'
+            for arch in ("arm64", "amd64")
+        )
+    )
     run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
     assert run.returncode == 0, run.stdout + run.stderr
     for arch in ("arm64", "amd64"):
@@ -681,24 +865,44 @@ RUN echo {nonce} && exit 5
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_a_skipped_target_does_not_skip_a_stage_another_builds(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     # "after" waits for "bad", which fails at once, while "ok" builds the stage
     # "after" shares with it.
-    write_tree(tmp_path, {
-        "Dockerfile": SKIPPED_SHARING.format(nonce=(nonce := uuid.uuid4().hex)),
-        "bake.toml": (f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
-                      f'[target.after]\ntarget = "after"\ndepends-on = ["bad"]\n'
-                      f'tags = ["{prefix}-after"]\n'
-                      f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'),
-    })
-    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                 "--keep-going", "--report", "json", "ok", "after")
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SKIPPED_SHARING.format(nonce=(nonce := uuid.uuid4().hex)),
+            "bake.toml": (
+                f'[target.ok]\ntarget = "ok"\ntags = ["{prefix}-ok"]\n'
+                f'[target.after]\ntarget = "after"\ndepends-on = ["bad"]\n'
+                f'tags = ["{prefix}-after"]\n'
+                f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'
+            ),
+        },
+    )
+    run = bakery(
+        tmp_path,
+        "build",
+        "--builder",
+        builder,
+        "--progress",
+        "plain",
+        "--keep-going",
+        "--report",
+        "json",
+        "ok",
+        "after",
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     report = json.loads(run.stdout)
     status = {n["stage"]: n["status"] for n in report["nodes"]}
-    assert status == {"base": "built", "ok": "built", "after": "not_started",
-                      "bad": "failed"}, status
+    assert status == {"base": "built", "ok": "built", "after": "not_started", "bad": "failed"}, (
+        status
+    )
     assert read_file(client, f"{prefix}-ok", "/ok") == b"ok\n"
     assert containers(client, nonce) == set()
 
@@ -726,7 +930,10 @@ RUN echo {nonce} && exit 5
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_a_skipped_shared_stage_does_not_skip_a_stage_another_builds(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     # "big" (1 MiB) is shared by one and two, which wait for "bad"; "free" builds
     # "base" meanwhile.
@@ -734,14 +941,35 @@ def test_a_skipped_shared_stage_does_not_skip_a_stage_another_builds(
     (tmp_path / "deps" / "blob.bin").write_bytes(os.urandom(1 << 20))
     (tmp_path / "Dockerfile").write_text(SKIPPED_CUT.format(nonce=(nonce := uuid.uuid4().hex)))
     (tmp_path / "bake.toml").write_text(
-        "".join(f'[target.{t}]\ntarget = "{t}"\ndepends-on = ["bad"]\ntags = ["{prefix}-{t}"]\n'
-                for t in ("one", "two"))
+        "".join(
+            f'[target.{t}]\ntarget = "{t}"\ndepends-on = ["bad"]\ntags = ["{prefix}-{t}"]\n'
+            for t in ("one", "two")
+        )
         + f'[target.free]\ntarget = "free"\ntags = ["{prefix}-free"]\n'
-        + f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n')
-    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain",
-                 "--keep-going", "--report", "json", "one", "two", "free")
+        + f'[target.bad]\ntarget = "bad"\ntags = ["{prefix}-bad"]\n'
+    )
+    run = bakery(
+        tmp_path,
+        "build",
+        "--builder",
+        builder,
+        "--progress",
+        "plain",
+        "--keep-going",
+        "--report",
+        "json",
+        "one",
+        "two",
+        "free",
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     status = {n["stage"]: n["status"] for n in json.loads(run.stdout)["nodes"]}
-    assert status == {"base": "built", "big": "not_started", "one": "not_started",
-                      "two": "not_started", "free": "built", "bad": "failed"}, status
+    assert status == {
+        "base": "built",
+        "big": "not_started",
+        "one": "not_started",
+        "two": "not_started",
+        "free": "built",
+        "bad": "failed",
+    }, status
     assert containers(client, nonce) == set()

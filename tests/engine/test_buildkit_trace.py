@@ -43,33 +43,39 @@ RUN_STARTED = (
     "CsUBCkdzaGEyNTY6MzFiMjBlYzFmOTZmOTk5NWYxZDg4ZGMxMjk2Y2Y0YTNiNTU4YTgwYmI5NmVmZTgyMDMxODI5"
     "NjAxYzE5MDE2NRJHc2hhMjU2OjM2OWM5ZTM0OTA5ZTI2OTk4NmRlOWE5NDJjY2MxNDVjZjljMGE5ZjhjZGNjYTJh"
     "NTRkNjI3NDQ4MTdhYTM1MmQaJFszLzNdIFJVTiBlY2hvIGJlZm9yZS1mYWlsICYmIGV4aXQgMyoLCOr9qNgGEP3d"
-    "1S8=")
+    "1S8="
+)
 # Its output: "before-fail\n" on stdout.
 RUN_LOG = (
     "GmcKR3NoYTI1NjozMWIyMGVjMWY5NmY5OTk1ZjFkODhkYzEyOTZjZjRhM2I1NThhODBiYjk2ZWZlODIwMzE4Mjk2"
-    "MDFjMTkwMTY1EgwI6v2o2AYQrdGR7QEYASIMYmVmb3JlLWZhaWwK")
+    "MDFjMTkwMTY1EgwI6v2o2AYQrdGR7QEYASIMYmVmb3JlLWZhaWwK"
+)
 # The vertex again, completed, with its error.
 RUN_FAILED = (
     "CqICCkdzaGEyNTY6MzFiMjBlYzFmOTZmOTk5NWYxZDg4ZGMxMjk2Y2Y0YTNiNTU4YTgwYmI5NmVmZTgyMDMxODI5"
     "NjAxYzE5MDE2NRJHc2hhMjU2OjM2OWM5ZTM0OTA5ZTI2OTk4NmRlOWE5NDJjY2MxNDVjZjljMGE5ZjhjZGNjYTJh"
     "NTRkNjI3NDQ4MTdhYTM1MmQaJFszLzNdIFJVTiBlY2hvIGJlZm9yZS1mYWlsICYmIGV4aXQgMyoLCOr9qNgGEP3d"
     "1S8yDAjq/ajYBhDKqf7vATpNZXhlY3V0b3IgZmFpbGVkIHJ1bm5pbmcgWy9iaW4vc2ggLWMgZWNobyBiZWZvcmUt"
-    "ZmFpbCAmJiBleGl0IDNdOiBleGl0IGNvZGU6IDM=")
+    "ZmFpbCAmJiBleGl0IDNdOiBleGl0IGNvZGU6IDM="
+)
 # Two logs in one update: "world\n" on stderr, then "hello\n" on stdout.
 TWO_LOGS = (
     "GmAKR3NoYTI1NjozNjljOWUzNDkwOWUyNjk5ODZkZTlhOTQyY2NjMTQ1Y2Y5YzBhOWY4Y2RjY2EyYTU0ZDYyNzQ0"
     "ODE3YWEzNTJkEgsI6v2o2AYQj/izKxgCIgZ3b3JsZAoaYApHc2hhMjU2OjM2OWM5ZTM0OTA5ZTI2OTk4NmRlOWE5"
-    "NDJjY2MxNDVjZjljMGE5ZjhjZGNjYTJhNTRkNjI3NDQ4MTdhYTM1MmQSCwjq/ajYBhCT4LcrGAEiBmhlbGxvCg==")
+    "NDJjY2MxNDVjZjljMGE5ZjhjZGNjYTJhNTRkNjI3NDQ4MTdhYTM1MmQSCwjq/ajYBhCT4LcrGAEiBmhlbGxvCg=="
+)
 # A FROM vertex of a named stage, cached.
 FROM_CACHED = (
     "Cp4BCkdzaGEyNTY6NjFjMDc2YTY3Y2IzOWEyMDU0MzA5MjM5NTFmNmI1ZTZmMDM0MGFjY2U4MWQ2ODdmOTk5MmRh"
     "ZjVkZmJiYWY2Nxo3W2Jhc2UgMS8yXSBGUk9NIGRvY2tlci5pby9saWJyYXJ5L2Jha2VyeS1idXN5Ym94OmxhdGVz"
-    "dCABKgsI84Gp2AYQlfy+LTILCPOBqdgGENqbwC0=")
+    "dCABKgsI84Gp2AYQlfy+LTILCPOBqdgGENqbwC0="
+)
 # A status of the export vertex.
 EXPORT_STATUS = (
     "EoUBChBleHBvcnRpbmcgbGF5ZXJzEkdzaGEyNTY6ZThjNjEzZTA3YjBiN2ZmMzM4OTNiNjk0Zjc3NTlhMTBkNDJl"
     "MTgwZjJiNGRjMzQ5ZmI1N2RjNmI3MWRjYWIwMDIMCPOBqdgGENbQn40COgwI84Gp2AYQtsHxhAJCDAjzganYBhCn"
-    "v5+NAg==")
+    "v5+NAg=="
+)
 
 
 # -- a tiny protobuf writer, to hand-build payloads --------------------------------
@@ -176,37 +182,64 @@ def test_an_empty_payload_is_an_empty_update() -> None:
 
 
 def test_every_vertex_field() -> None:
-    vertex = (field(1, "sha256:a") + field(2, "sha256:b") + field(2, "sha256:c")
-              + field(3, "[2/2] RUN make") + field(4, 1) + field(5, timestamp(10, 500_000_000))
-              + field(6, timestamp(12)) + field(7, "boom")
-              + field(8, field(1, "group") + field(2, "name")))  # progressGroup: skipped
+    vertex = (
+        field(1, "sha256:a")
+        + field(2, "sha256:b")
+        + field(2, "sha256:c")
+        + field(3, "[2/2] RUN make")
+        + field(4, 1)
+        + field(5, timestamp(10, 500_000_000))
+        + field(6, timestamp(12))
+        + field(7, "boom")
+        + field(8, field(1, "group") + field(2, "name"))
+    )  # progressGroup: skipped
     (decoded,) = decode_status(field(1, vertex)).vertexes
-    assert decoded == Vertex("sha256:a", ("sha256:b", "sha256:c"), "[2/2] RUN make", True,
-                             10.5, 12.0, "boom")
+    assert decoded == Vertex(
+        "sha256:a", ("sha256:b", "sha256:c"), "[2/2] RUN make", True, 10.5, 12.0, "boom"
+    )
 
 
 def test_unknown_fields_of_every_wire_type_are_skipped() -> None:
     log = field(1, "sha256:a") + field(4, b"out\n") + field(3, 2)
-    payload = (field(99, 7) + field(98, 1 << 40, wire=1) + field(97, 5, wire=5)
-               + field(96, b"\x00\xff") + field(3, log + field(50, 1, wire=5)))
+    payload = (
+        field(99, 7)
+        + field(98, 1 << 40, wire=1)
+        + field(97, 5, wire=5)
+        + field(96, b"\x00\xff")
+        + field(3, log + field(50, 1, wire=5))
+    )
     assert decode_status(payload).logs == (VertexLog("sha256:a", b"out\n", 2, None),)
 
 
 def test_a_warning_with_its_source_lines() -> None:
     position = field(1, 3) + field(2, 4)
     source = field(1, "Dockerfile") + field(2, b"FROM x\n") + field(4, "Dockerfile")
-    warning = (field(1, "sha256:a") + field(2, 1) + field(3, b"legacy ENV form")
-               + field(4, b"detail one") + field(4, b"detail two") + field(5, "https://docs")
-               + field(6, source) + field(7, field(1, position) + field(2, field(1, 5))))
+    warning = (
+        field(1, "sha256:a")
+        + field(2, 1)
+        + field(3, b"legacy ENV form")
+        + field(4, b"detail one")
+        + field(4, b"detail two")
+        + field(5, "https://docs")
+        + field(6, source)
+        + field(7, field(1, position) + field(2, field(1, 5)))
+    )
     (decoded,) = decode_status(field(4, warning)).warnings
-    assert decoded == VertexWarning("sha256:a", 1, "legacy ENV form",
-                                    ("detail one", "detail two"), "https://docs",
-                                    "Dockerfile", (SourceRange(3, 5),))
+    assert decoded == VertexWarning(
+        "sha256:a",
+        1,
+        "legacy ENV form",
+        ("detail one", "detail two"),
+        "https://docs",
+        "Dockerfile",
+        (SourceRange(3, 5),),
+    )
 
 
 def test_negative_numbers_and_the_zero_time() -> None:
-    status = (field(1, "id") + field(4, -1) + field(5, -2)
-              + field(6, timestamp(-62135596800)))  # Go's zero time.Time
+    status = (
+        field(1, "id") + field(4, -1) + field(5, -2) + field(6, timestamp(-62135596800))
+    )  # Go's zero time.Time
     (decoded,) = decode_status(field(2, status)).statuses
     assert (decoded.current, decoded.total, decoded.timestamp) == (-1, -2, None)
 
@@ -259,13 +292,13 @@ def feed_all(stream: BuildKitStream, messages: list[Mapping[str, Any]]) -> list[
 ERROR_DETAIL = json.loads(
     '{"errorDetail":{"message":"executor failed running [/bin/sh -c echo before-fail '
     '\\u0026\\u0026 exit 3]: exit code: 3"},"error":"executor failed running [/bin/sh -c echo '
-    'before-fail \\u0026\\u0026 exit 3]: exit code: 3"}')
+    'before-fail \\u0026\\u0026 exit 3]: exit code: 3"}'
+)
 
 
 def test_a_failed_run_as_the_daemon_sends_it() -> None:
     stream = BuildKitStream()
-    events = feed_all(stream, [trace(RUN_STARTED), trace(RUN_LOG), trace(RUN_FAILED),
-                               ERROR_DETAIL])
+    events = feed_all(stream, [trace(RUN_STARTED), trace(RUN_LOG), trace(RUN_FAILED), ERROR_DETAIL])
     assert events == [
         StepEvent(RUN_NAME, started=True),
         LogEvent("before-fail", step=RUN_NAME),
@@ -280,8 +313,15 @@ def test_a_failed_run_as_the_daemon_sends_it() -> None:
     assert failure.log_tail == ("before-fail",)
 
 
-def vertex_msg(digest: str, name: str, *, started: int | None = None,
-               completed: int | None = None, error: str = "", cached: bool = False) -> bytes:
+def vertex_msg(
+    digest: str,
+    name: str,
+    *,
+    started: int | None = None,
+    completed: int | None = None,
+    error: str = "",
+    cached: bool = False,
+) -> bytes:
     body = field(1, digest) + field(3, name)
     if cached:
         body += field(4, 1)
@@ -301,20 +341,37 @@ def log_msg(digest: str, data: bytes, stream: int = 1) -> bytes:
 def test_logs_are_split_into_lines_across_chunks_and_the_tail_is_kept() -> None:
     stream = BuildKitStream(tail=3)
     lines = b"".join(b"line %d\n" % i for i in range(1, 6))
-    events = feed_all(stream, [
-        trace(vertex_msg("d", "[1/1] RUN x", started=1)),
-        trace(log_msg("d", lines[:10])),          # "line 1\nlin"
-        trace(log_msg("d", lines[10:] + b"progress 10%\rprogress 100%")),
-        trace(log_msg("d", b"on stderr\n", stream=2)),
-        trace(vertex_msg("d", "[1/1] RUN x", started=1, completed=2,
-                         error="process \"/bin/sh -c x\" did not complete successfully: "
-                               "exit code: 127")),
-        {"errorDetail": {"message": "failed to solve: process \"/bin/sh -c x\" did not "
-                                    "complete successfully: exit code: 127"}},
-    ])
+    events = feed_all(
+        stream,
+        [
+            trace(vertex_msg("d", "[1/1] RUN x", started=1)),
+            trace(log_msg("d", lines[:10])),  # "line 1\nlin"
+            trace(log_msg("d", lines[10:] + b"progress 10%\rprogress 100%")),
+            trace(log_msg("d", b"on stderr\n", stream=2)),
+            trace(
+                vertex_msg(
+                    "d",
+                    "[1/1] RUN x",
+                    started=1,
+                    completed=2,
+                    error='process "/bin/sh -c x" did not complete successfully: exit code: 127',
+                )
+            ),
+            {
+                "errorDetail": {
+                    "message": 'failed to solve: process "/bin/sh -c x" did not '
+                    "complete successfully: exit code: 127"
+                }
+            },
+        ],
+    )
     logs = [e for e in events if isinstance(e, LogEvent)]
     assert [log.text for log in logs] == [
-        "line 1", "line 2\nline 3\nline 4\nline 5", "on stderr", "progress 100%"]
+        "line 1",
+        "line 2\nline 3\nline 4\nline 5",
+        "on stderr",
+        "progress 100%",
+    ]
     failure = stream.failure()
     assert failure is not None
     assert failure.exit_status == 127
@@ -324,13 +381,26 @@ def test_logs_are_split_into_lines_across_chunks_and_the_tail_is_kept() -> None:
 
 def test_the_failed_vertex_is_not_a_cancelled_sibling() -> None:
     stream = BuildKitStream()
-    feed_all(stream, [
-        trace(vertex_msg("a", "[a 2/2] RUN sleep 9", started=1, completed=2,
-                         error="context canceled")),
-        trace(vertex_msg("b", "[b 2/2] RUN exit 4", started=1, completed=2,
-                         error="executor failed running [/bin/sh -c exit 4]: exit code: 4")),
-        {"error": "executor failed running [/bin/sh -c exit 4]: exit code: 4"},
-    ])
+    feed_all(
+        stream,
+        [
+            trace(
+                vertex_msg(
+                    "a", "[a 2/2] RUN sleep 9", started=1, completed=2, error="context canceled"
+                )
+            ),
+            trace(
+                vertex_msg(
+                    "b",
+                    "[b 2/2] RUN exit 4",
+                    started=1,
+                    completed=2,
+                    error="executor failed running [/bin/sh -c exit 4]: exit code: 4",
+                )
+            ),
+            {"error": "executor failed running [/bin/sh -c exit 4]: exit code: 4"},
+        ],
+    )
     failure = stream.failure()
     assert failure is not None
     assert (failure.step, failure.exit_status) == ("[b 2/2] RUN exit 4", 4)
@@ -338,9 +408,18 @@ def test_the_failed_vertex_is_not_a_cancelled_sibling() -> None:
 
 def test_a_parse_error_names_its_line() -> None:
     stream = BuildKitStream()
-    feed_all(stream, [{"errorDetail": {"message": "failed to solve with frontend dockerfile.v0: "
-                                                  "failed to create LLB definition: dockerfile "
-                                                  "parse error line 2: unknown instruction: FOO"}}])
+    feed_all(
+        stream,
+        [
+            {
+                "errorDetail": {
+                    "message": "failed to solve with frontend dockerfile.v0: "
+                    "failed to create LLB definition: dockerfile "
+                    "parse error line 2: unknown instruction: FOO"
+                }
+            }
+        ],
+    )
     failure = stream.failure()
     assert failure is not None
     assert (failure.line, failure.step, failure.exit_status) == (2, None, None)
@@ -349,14 +428,20 @@ def test_a_parse_error_names_its_line() -> None:
 def test_success_gives_the_image_id_and_state_changes_once() -> None:
     stream = BuildKitStream()
     started = trace(vertex_msg("d", "[1/2] FROM x", started=1))
-    events = feed_all(stream, [
-        started, started,  # BuildKit repeats vertices: only changes are events
-        trace(vertex_msg("d", "[1/2] FROM x", started=1, completed=1, cached=True)),
-        trace(b"\xff\xff"),  # an unreadable payload is skipped
-        {"id": "moby.image.id", "aux": {"ID": "sha256:abc"}},
-        {"stream": "Successfully tagged x:latest\n"},
-    ])
-    assert events == [StepEvent("[1/2] FROM x", started=True),
-                      StepEvent("[1/2] FROM x", started=True, completed=True, cached=True)]
+    events = feed_all(
+        stream,
+        [
+            started,
+            started,  # BuildKit repeats vertices: only changes are events
+            trace(vertex_msg("d", "[1/2] FROM x", started=1, completed=1, cached=True)),
+            trace(b"\xff\xff"),  # an unreadable payload is skipped
+            {"id": "moby.image.id", "aux": {"ID": "sha256:abc"}},
+            {"stream": "Successfully tagged x:latest\n"},
+        ],
+    )
+    assert events == [
+        StepEvent("[1/2] FROM x", started=True),
+        StepEvent("[1/2] FROM x", started=True, completed=True, cached=True),
+    ]
     assert stream.failure() is None
     assert stream.image_id == "sha256:abc"

@@ -44,17 +44,43 @@ TREE = {
 }
 EMPTY_DIRS = ["empty", "src/empty"]
 LINKS = {"latest": "src", "abs": "/etc", "dangling": "nowhere"}
-MODES = {"bin": 0o700, "bin/run.sh": 0o755, "src/notes.txt": 0o600, "src": 0o755,
-         "src/main.go": 0o644}
+MODES = {
+    "bin": 0o700,
+    "bin/run.sh": 0o755,
+    "src/notes.txt": 0o600,
+    "src": 0o755,
+    "src/main.go": 0o644,
+}
 
 # Walk order: names in byte order within a folder, a folder before its contents.
 INCLUDED = [
-    ".dockerignore", "Dockerfile", "abs", "bin", "bin/run.sh", "dangling", "docs",
-    "docs/keep.md", "empty", "latest", "src", "src/debug.log", "src/empty", "src/main.go",
-    "src/notes.txt", "src/util", "src/util/util.go",
+    ".dockerignore",
+    "Dockerfile",
+    "abs",
+    "bin",
+    "bin/run.sh",
+    "dangling",
+    "docs",
+    "docs/keep.md",
+    "empty",
+    "latest",
+    "src",
+    "src/debug.log",
+    "src/empty",
+    "src/main.go",
+    "src/notes.txt",
+    "src/util",
+    "src/util/util.go",
 ]
-SRC_TREE = ["src", "src/debug.log", "src/empty", "src/main.go", "src/notes.txt", "src/util",
-            "src/util/util.go"]
+SRC_TREE = [
+    "src",
+    "src/debug.log",
+    "src/empty",
+    "src/main.go",
+    "src/notes.txt",
+    "src/util",
+    "src/util/util.go",
+]
 
 
 def make_tree(root: Path) -> Path:
@@ -118,8 +144,16 @@ def test_snapshot_holds_the_included_entries_in_walk_order(ctx: Path) -> None:
         ("abs", "symlink", None, "/etc"),
         ("dangling", "symlink", None, "nowhere"),
     ],
-    ids=["dir-mode", "executable", "private-file", "empty-dir", "parent-of-exception",
-         "dir-link", "absolute-link", "dangling-link"],
+    ids=[
+        "dir-mode",
+        "executable",
+        "private-file",
+        "empty-dir",
+        "parent-of-exception",
+        "dir-link",
+        "absolute-link",
+        "dangling-link",
+    ],
 )
 def test_entries(ctx: Path, path: str, kind: str, mode: int | None, link_target: str) -> None:
     entry = ContextSnapshot.read(ctx).files[path]
@@ -158,8 +192,13 @@ def test_exception_deep_in_an_excluded_folder(tmp_path: Path) -> None:
         (tmp_path / name).write_text(name)
     (tmp_path / ".dockerignore").write_text("node_modules\n!node_modules/a/b/keep.js\n")
     files = ContextSnapshot.read(tmp_path).files
-    assert list(files) == [".dockerignore", "node_modules", "node_modules/a", "node_modules/a/b",
-                           "node_modules/a/b/keep.js"]
+    assert list(files) == [
+        ".dockerignore",
+        "node_modules",
+        "node_modules/a",
+        "node_modules/a/b",
+        "node_modules/a/b/keep.js",
+    ]
 
 
 def test_the_dockerfile_own_ignore_file_wins(ctx: Path) -> None:
@@ -250,8 +289,16 @@ def test_select(ctx: Path, sources: list[str], expected: list[str]) -> None:
         (["missing"], False),
         ([], False),
     ],
-    ids=["whole", "star", "prefix-wildcard", "by-name", "folders", "other-wildcards",
-         "missing", "nothing"],
+    ids=[
+        "whole",
+        "star",
+        "prefix-wildcard",
+        "by-name",
+        "folders",
+        "other-wildcards",
+        "missing",
+        "nothing",
+    ],
 )
 def test_would_select_a_file_added_later(ctx: Path, sources: list[str], taken: bool) -> None:
     snapshot = ContextSnapshot.read(ctx)
@@ -268,11 +315,18 @@ def test_would_select_a_file_added_later(ctx: Path, sources: list[str], taken: b
         (["all/*.txt"], ["a.txt", "all"]),
         (["sub/up/s*/b.txt"], ["sub/b.txt", "sub/up"]),
     ],
-    ids=["dot-link", "absolute-root-link", "parent-link", "wildcard-through-link",
-         "wildcard-deeper"],
+    ids=[
+        "dot-link",
+        "absolute-root-link",
+        "parent-link",
+        "wildcard-through-link",
+        "wildcard-deeper",
+    ],
 )
 def test_select_through_links_to_the_root(
-    tmp_path: Path, sources: list[str], expected: list[str],
+    tmp_path: Path,
+    sources: list[str],
+    expected: list[str],
 ) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.txt").write_text("a")
@@ -288,6 +342,7 @@ def _write(name: str, text: str) -> Callable[[Path], None]:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
     return change
 
 
@@ -307,6 +362,7 @@ def _append(name: str, text: str) -> Callable[[Path], None]:
     def change(root: Path) -> None:
         with (root / name).open("a") as f:
             f.write(text)
+
     return change
 
 
@@ -374,8 +430,9 @@ def test_tar_holds_exactly_the_included_entries(ctx: Path) -> None:
         assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "", "")
         assert member.mode == entry.mode
         assert member.mtime == entry.mtime_ns // 10**9
-        assert {"dir": member.isdir(), "file": member.isfile(),
-                "symlink": member.issym()}[entry.kind], path
+        assert {"dir": member.isdir(), "file": member.isfile(), "symlink": member.issym()}[
+            entry.kind
+        ], path
         assert member.linkname == entry.link_target
     assert contents(data, "src/main.go") == b"package main\n"
     assert contents(data, ".bakery/Dockerfile.abc") == b"FROM busybox\n"
@@ -386,8 +443,11 @@ def test_tar_is_deterministic(ctx: Path) -> None:
     first = ContextSnapshot.read(ctx)
     again = ContextSnapshot.read(ctx)
     extra = {"b": b"2", "a": b"1"}
-    assert first.tar(extra=extra) == first.tar(extra=extra) == again.tar(extra=dict(
-        reversed(extra.items())))
+    assert (
+        first.tar(extra=extra)
+        == first.tar(extra=extra)
+        == again.tar(extra=dict(reversed(extra.items())))
+    )
 
 
 def test_an_extra_file_replaces_an_entry(ctx: Path) -> None:
@@ -461,8 +521,9 @@ def test_the_cache_spares_reading_unchanged_files(ctx: Path, tmp_path: Path) -> 
     second = ContextSnapshot.read(ctx, cache=cache)
     assert (cache.hits, cache.misses) == (len(files), 0)
     assert second.files["src/main.go"].digest == first.files["src/main.go"].digest
-    assert ContextSnapshot.read(ctx).files["src/main.go"].digest != first.files[
-        "src/main.go"].digest
+    assert (
+        ContextSnapshot.read(ctx).files["src/main.go"].digest != first.files["src/main.go"].digest
+    )
     # The tar reads the file and notices that it is not what the digest says.
     with pytest.raises(ContextChanged):
         second.tar()
@@ -521,10 +582,26 @@ def test_save_forgets_deleted_files_and_keeps_other_contexts(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     "content",
-    [None, b"", b"not json", b"\xff\xfe\x00", b"[]", b'{"version": 99, "files": {}}',
-     b'{"version": 1, "files": []}', b'{"version": 1}'],
-    ids=["missing", "empty", "not-json", "not-utf8", "a-list", "other-version",
-         "files-not-a-map", "no-files"],
+    [
+        None,
+        b"",
+        b"not json",
+        b"\xff\xfe\x00",
+        b"[]",
+        b'{"version": 99, "files": {}}',
+        b'{"version": 1, "files": []}',
+        b'{"version": 1}',
+    ],
+    ids=[
+        "missing",
+        "empty",
+        "not-json",
+        "not-utf8",
+        "a-list",
+        "other-version",
+        "files-not-a-map",
+        "no-files",
+    ],
 )
 def test_a_missing_or_corrupt_cache_is_an_empty_one(
     ctx: Path, tmp_path: Path, content: bytes | None
@@ -545,13 +622,20 @@ def test_bad_cache_entries_are_skipped_and_good_ones_used(ctx: Path, tmp_path: P
     main = ctx.resolve() / "src/main.go"
     st = main.stat()
     cache_path = tmp_path / DIGEST_CACHE_FILE
-    cache_path.write_text(json.dumps({"version": 1, "files": {
-        str(main): [st.st_size, st.st_mtime_ns, st.st_ino, "sha256:feed"],
-        str(ctx.resolve() / "src/notes.txt"): [1, 2, "three", "sha256:beef"],
-        str(ctx.resolve() / "bin/run.sh"): [1, 2, 3],
-        str(ctx.resolve() / "Dockerfile"): [1, 2, 3, "md5:abc"],
-        str(ctx.resolve() / ".dockerignore"): "garbage",
-    }}))
+    cache_path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "files": {
+                    str(main): [st.st_size, st.st_mtime_ns, st.st_ino, "sha256:feed"],
+                    str(ctx.resolve() / "src/notes.txt"): [1, 2, "three", "sha256:beef"],
+                    str(ctx.resolve() / "bin/run.sh"): [1, 2, 3],
+                    str(ctx.resolve() / "Dockerfile"): [1, 2, 3, "md5:abc"],
+                    str(ctx.resolve() / ".dockerignore"): "garbage",
+                },
+            }
+        )
+    )
     cache = DigestCache.load(cache_path)
     snapshot = ContextSnapshot.read(ctx, cache=cache)
     assert snapshot.files["src/main.go"].digest == "sha256:feed"
@@ -630,8 +714,11 @@ def test_the_daemon_copies_exactly_the_snapshot(
     spec = BuildSpec(tar, f"{owned}:ctx", dockerfile=".bakery/Dockerfile.test")
     backend.build(spec, lambda event: None, Cancellation())
 
-    copied = {name[len("ctx/"):]: facts for name, facts in image_files(docker_client,
-              f"{owned}:ctx").items() if name.startswith("ctx/")}
+    copied = {
+        name[len("ctx/") :]: facts
+        for name, facts in image_files(docker_client, f"{owned}:ctx").items()
+        if name.startswith("ctx/")
+    }
     assert sorted(copied) == sorted([*INCLUDED, ".bakery", ".bakery/Dockerfile.test"])
     for path, entry in snapshot.files.items():
         _, mode, uid, gid, linkname, digest = copied[path]

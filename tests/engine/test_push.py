@@ -24,9 +24,11 @@ RUN echo {prefix} && exit 4
 
 
 def project(tmp_path: Path, prefix: str, registry: str) -> None:
-    write_tree(tmp_path, {
-        "Dockerfile": DOCKERFILE.format(prefix=prefix),
-        "bake.toml": f"""\
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": DOCKERFILE.format(prefix=prefix),
+            "bake.toml": f"""\
 [target.a]
 target = "a"
 tags = ["{registry}/{prefix}-a:1.0", "{registry}/{prefix}-a:latest"]
@@ -39,13 +41,16 @@ target = "b"
 target = "broken"
 tags = ["{registry}/{prefix}-broken:1.0"]
 """,
-    })
+        },
+    )
 
 
 def manifest_digest(registry: str, repo: str, tag: str) -> str | None:
     request = urllib.request.Request(
-        f"http://{registry}/v2/{repo}/manifests/{tag}", method="HEAD",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        f"http://{registry}/v2/{repo}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return str(response.headers["Docker-Content-Digest"])
@@ -56,7 +61,10 @@ def manifest_digest(registry: str, repo: str, tag: str) -> str | None:
 
 
 def test_push_sends_every_tag_and_prints_the_registrys_digests(
-    client: docker.DockerClient, prefix: str, registry: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    registry: str,
+    tmp_path: Path,
 ) -> None:
     project(tmp_path, prefix, registry)
     run = bakery(tmp_path, "push", "a")
@@ -69,15 +77,21 @@ def test_push_sends_every_tag_and_prints_the_registrys_digests(
     assert run.returncode == 0, run.stderr
     assert "warning: target untagged has no tags" in run.stderr
     pushed = dict(line.split()[1:] for line in run.stdout.splitlines())
-    assert set(pushed) == {f"{registry}/{prefix}-a:1.0", f"{registry}/{prefix}-a:latest",
-                           f"{registry}/{prefix}-b:1.0"}
+    assert set(pushed) == {
+        f"{registry}/{prefix}-a:1.0",
+        f"{registry}/{prefix}-a:latest",
+        f"{registry}/{prefix}-b:1.0",
+    }
     for ref, digest in pushed.items():
         repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
         assert manifest_digest(registry, repo, tag) == digest
 
 
 def test_build_push_publishes_nothing_when_a_target_fails(
-    client: docker.DockerClient, prefix: str, registry: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    registry: str,
+    tmp_path: Path,
 ) -> None:
     project(tmp_path, prefix, registry)
     run = bakery(tmp_path, "build", "--push", "--keep-going", "a", "broken")
@@ -88,8 +102,11 @@ def test_build_push_publishes_nothing_when_a_target_fails(
     run = bakery(tmp_path, "build", "--push", "--report", "json", "a", "b")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
-    by_name = {t["name"]: t for t in report["targets"]} if isinstance(
-        report["targets"], list) else report["targets"]
+    by_name = (
+        {t["name"]: t for t in report["targets"]}
+        if isinstance(report["targets"], list)
+        else report["targets"]
+    )
     for name in ("a", "b"):
         pushes = by_name[name]["pushed"]
         assert pushes, by_name[name]

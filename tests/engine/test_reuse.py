@@ -50,12 +50,18 @@ TOML = SHARED_TOML  # the walkthrough's two targets, as in test_build
 
 @pytest.fixture
 def project(tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    write_tree(tmp_path, {
-        "Dockerfile": WALKTHROUGH.format(nonce=uuid.uuid4().hex),
-        "bake.toml": TOML.format(prefix=prefix),
-        "common.txt": "common\n", "client.txt": "client\n", "server.txt": "server\n",
-        ".dockerignore": "notes.txt\n", "notes.txt": "not sent\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": WALKTHROUGH.format(nonce=uuid.uuid4().hex),
+            "bake.toml": TOML.format(prefix=prefix),
+            "common.txt": "common\n",
+            "client.txt": "client\n",
+            "server.txt": "server\n",
+            ".dockerignore": "notes.txt\n",
+            "notes.txt": "not sent\n",
+        },
+    )
     monkeypatch.chdir(tmp_path)
     # The stage repository is read when the runner is imported, which may have been
     # before this test's cleanup fixture named the test's own repository.
@@ -69,17 +75,22 @@ def counting_builds() -> Iterator[list[str]]:
     that sees each daemon build is the backend's build method (a proxy on the
     socket would see the same calls, at much more cost); the call goes through."""
     tags: list[str] = []
-    real: dict[Any, Any] = {ClassicBackend: ClassicBackend.build,
-                            BuildKitBackend: BuildKitBackend.build}
+    real: dict[Any, Any] = {
+        ClassicBackend: ClassicBackend.build,
+        BuildKitBackend: BuildKitBackend.build,
+    }
 
     def wrap(cls: Any) -> Any:
         def build(self: Any, spec: Any, progress: Any, cancel: Any) -> Any:
             tags.append(spec.tag)
             return real[cls](self, spec, progress, cancel)
+
         return build
 
-    with mock.patch.object(ClassicBackend, "build", wrap(ClassicBackend)), \
-            mock.patch.object(BuildKitBackend, "build", wrap(BuildKitBackend)):
+    with (
+        mock.patch.object(ClassicBackend, "build", wrap(ClassicBackend)),
+        mock.patch.object(BuildKitBackend, "build", wrap(BuildKitBackend)),
+    ):
         yield tags
 
 
@@ -88,8 +99,11 @@ def build(builder: str, *extra: str) -> tuple[dict[str, Any], list[str]]:
     to the daemon (the node id a build's stage tag names)."""
     out = io.StringIO()
     with counting_builds() as tags:
-        code = cli.main(["build", "--builder", builder, "--progress", "quiet",
-                         "--report", "json", *extra], stdout=out, stderr=io.StringIO())
+        code = cli.main(
+            ["build", "--builder", builder, "--progress", "quiet", "--report", "json", *extra],
+            stdout=out,
+            stderr=io.StringIO(),
+        )
     report = json.loads(out.getvalue())
     assert code == 0, report
     return report, [t.rpartition(":")[2] for t in tags]
@@ -106,7 +120,10 @@ def stages(report: dict[str, Any], node_ids: list[str]) -> set[str]:
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_second_build_makes_no_build_call(
-    client: docker.DockerClient, prefix: str, project: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    project: Path,
+    builder: str,
 ) -> None:
     first, sent = build(builder)
     assert sent, "the first build builds"
@@ -115,8 +132,10 @@ def test_second_build_makes_no_build_call(
     second, sent = build(builder)
     assert sent == []
     assert set(statuses(second).values()) == {"cached"}
-    assert {t["name"]: t["status"] for t in second["targets"]} == \
-        {"client": "cached", "server": "cached"}
+    assert {t["name"]: t["status"] for t in second["targets"]} == {
+        "client": "cached",
+        "server": "cached",
+    }
     for target in second["targets"]:
         assert target["image_id"] == target["previous_image_id"]
         (tag,) = target["tags"]
@@ -133,7 +152,10 @@ def test_second_build_makes_no_build_call(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_an_edit_rebuilds_only_what_reads_it(
-    client: docker.DockerClient, prefix: str, project: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    project: Path,
+    builder: str,
 ) -> None:
     build(builder)
     edited = f"server, edited {uuid.uuid4().hex}\n"
@@ -148,12 +170,17 @@ def test_an_edit_rebuilds_only_what_reads_it(
         # stages from its own cache; nothing of the client's is sent.
         assert stages(report, sent) == {"server"}
         assert statuses(report)["build-server"] == "built"
-        assert {s: statuses(report)[s] for s in ("base", "build-client", "client")} == \
-            {"base": "cached", "build-client": "cached", "client": "cached"}
+        assert {s: statuses(report)[s] for s in ("base", "build-client", "client")} == {
+            "base": "cached",
+            "build-client": "cached",
+            "client": "cached",
+        }
     out = client.containers.run(f"{prefix}-server:latest", ["cat", "/bin/server"], remove=True)
     assert out == edited.encode()
-    assert {t["name"]: t["status"] for t in report["targets"]} == \
-        {"client": "cached", "server": "built"}
+    assert {t["name"]: t["status"] for t in report["targets"]} == {
+        "client": "cached",
+        "server": "built",
+    }
 
     # A file .dockerignore leaves out changes nothing.
     (project / "notes.txt").write_text("edited, still not sent\n")
@@ -164,16 +191,22 @@ def test_an_edit_rebuilds_only_what_reads_it(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_an_image_made_from_a_bakery_image_is_never_reused(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     """It inherits the key label; only the image bakery's stage tag names counts."""
     from tests.engine.dockerutil import bakery
 
-    write_tree(tmp_path, {
-        "Dockerfile": f"FROM bakery-busybox:latest\nCOPY a.txt /a\nRUN echo {prefix}\n",
-        "a.txt": "one\n",
-        "bake.toml": f'[target.app]\ntags = ["{prefix}-app"]\n',
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": f"FROM bakery-busybox:latest\nCOPY a.txt /a\nRUN echo {prefix}\n",
+            "a.txt": "one\n",
+            "bake.toml": f'[target.app]\ntags = ["{prefix}-app"]\n',
+        },
+    )
     assert bakery(tmp_path, "build", "--builder", builder).returncode == 0
     derived = tmp_path / "derived"
     write_tree(derived, {"Dockerfile": f"FROM {prefix}-app\nRUN echo derived > /evil\n"})

@@ -49,20 +49,30 @@ SECONDS = {"base": 2.0, "build-client": 3.0, "build-server": 1.0, "client": 0.5,
 BUILDERS = ["buildkit", "classic"]
 
 
-def make(tmp_path: Path, builder: str, files: dict[str, str] | None = None,
-         *names: str, **fake: object) -> Harness:
-    return harness(tmp_path, files or FILES, *names, builder=builder,
-                   bases={"busybox": "sha256:busybox"}, **fake)
+def make(
+    tmp_path: Path, builder: str, files: dict[str, str] | None = None, *names: str, **fake: object
+) -> Harness:
+    return harness(
+        tmp_path,
+        files or FILES,
+        *names,
+        builder=builder,
+        bases={"busybox": "sha256:busybox"},
+        **fake,
+    )
 
 
 def statuses(h: Harness, result_nodes: dict[str, object]) -> dict[str, str]:
-    return {h.plan.nodes[n].stage.display_name: r.status.value  # type: ignore[attr-defined]
-            for n, r in result_nodes.items()}
+    return {
+        h.plan.nodes[n].stage.display_name: r.status.value  # type: ignore[attr-defined]
+        for n, r in result_nodes.items()
+    }
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_walkthrough_base_once_then_both_builds_together(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, builder, seconds=SECONDS)
     t0 = trio.current_time()
     result = await h.runner(jobs=4).run()
@@ -81,7 +91,8 @@ async def test_walkthrough_base_once_then_both_builds_together(
 
 
 async def test_classic_jobs_one_runs_one_build_at_a_time(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "classic", seconds=SECONDS)
     t0 = trio.current_time()
     result = await h.runner(jobs=1).run()
@@ -105,7 +116,8 @@ async def test_classic_jobs_two(tmp_path: Path, autojump_clock: trio.abc.Clock) 
 
 
 async def test_buildkit_jobs_one_sends_one_target_at_a_time(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "buildkit", seconds=SECONDS)
     t0 = trio.current_time()
     await h.runner(jobs=1).run()
@@ -116,19 +128,24 @@ async def test_buildkit_jobs_one_sends_one_target_at_a_time(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_a_failing_shared_stage_stops_the_run(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, builder, seconds=SECONDS, fail={"base": 2})
     result = await h.runner().run()
     assert not result.ok
     assert statuses(h, dict(result.nodes)) == {
-        "base": "failed", "build-client": "not started", "build-server": "not started",
-        "client": "not started", "server": "not started"}
+        "base": "failed",
+        "build-client": "not started",
+        "build-server": "not started",
+        "client": "not started",
+        "server": "not started",
+    }
     base = next(n for n in h.plan.nodes.values() if n.stage.name == "base")
     error = result.nodes[base.id].error
     assert error is not None
     assert error.where is not None
-    assert error.where.endswith('/Dockerfile:3')
-    assert error.step == 'RUN make deps'
+    assert error.where.endswith("/Dockerfile:3")
+    assert error.step == "RUN make deps"
     assert result.targets["client"].status is Status.FAILED
     assert result.targets["client"].reason == "shared/base failed"
     failures = [e for e in h.events if isinstance(e, NodeFinished) and e.status is Status.FAILED]
@@ -138,12 +155,13 @@ async def test_a_failing_shared_stage_stops_the_run(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_fail_fast_cancels_what_runs(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, builder, seconds=SECONDS, fail={"build-server": 1})
     t0 = trio.current_time()
     result = await h.runner().run()
     client = {r.stage: r for r in h.builder.runs}["build-client"]
-    assert client.outcome == 'cancelled'
+    assert client.outcome == "cancelled"
     assert client.end == t0 + 3  # stopped when server failed
     status = statuses(h, dict(result.nodes))
     assert status["build-server"] == "failed"
@@ -156,13 +174,14 @@ async def test_fail_fast_cancels_what_runs(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_keep_going_finishes_what_does_not_need_the_failure(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, builder, seconds=SECONDS, fail={"build-server": 1})
     result = await h.runner(keep_going=True).run()
     assert result.targets["client"].status is Status.BUILT
     assert result.targets["server"].status is Status.FAILED
-    assert 'app-client:latest' in h.images.tags
-    assert 'app-server:latest' not in h.images.tags
+    assert "app-client:latest" in h.images.tags
+    assert "app-server:latest" not in h.images.tags
     assert statuses(h, dict(result.nodes))["server"] == "not started"
 
 
@@ -184,36 +203,43 @@ tags = ["other"]
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_depends_on_waits_for_the_tag(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     files = {**FILES, "bake.toml": DEPENDS, "migrate.Dockerfile": "FROM busybox\nRUN migrate\n"}
-    h = make(tmp_path, builder, files, "app", "other",
-             seconds={**SECONDS, "0": 4.0})
+    h = make(tmp_path, builder, files, "app", "other", seconds={**SECONDS, "0": 4.0})
     t0 = trio.current_time()
     result = await h.runner().run()
     assert result.ok
-    assert set(result.targets) == {'app', 'other', 'migrate'}
+    assert set(result.targets) == {"app", "other", "migrate"}
     runs = {r.stage: r.start - t0 for r in h.builder.runs}
     assert runs["0"] == 0  # migrate's one stage
     # app's whole chain waits for migrate; other starts at once.
-    assert runs['base'] == 0
-    assert runs['build-server'] == 2
-    tagged = [e.at for e in h.events if isinstance(e, NodeFinished)
-              and h.plan.nodes.get(e.node) and h.plan.nodes[e.node].stage.display_name == "0"]
+    assert runs["base"] == 0
+    assert runs["build-server"] == 2
+    tagged = [
+        e.at
+        for e in h.events
+        if isinstance(e, NodeFinished)
+        and h.plan.nodes.get(e.node)
+        and h.plan.nodes[e.node].stage.display_name == "0"
+    ]
     assert tagged == [t0 + 4]
     assert runs["build-client"] >= 4
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_a_failed_dependency_skips_the_dependent_with_its_reason(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     files = {**FILES, "bake.toml": DEPENDS, "migrate.Dockerfile": "FROM busybox\nRUN migrate\n"}
     h = make(tmp_path, builder, files, "app", seconds={"0": 1.0}, fail={"0": 1})
     result = await h.runner(keep_going=True).run()
     assert result.targets["migrate"].status is Status.FAILED
     assert result.targets["app"].status is Status.NOT_STARTED
     reasons = {h.plan.nodes[n].stage.display_name: r.reason for n, r in result.nodes.items()}
-    expected = ("target migrate did not build" if builder == "buildkit"
-                else "migrate/0 did not build")
+    expected = (
+        "target migrate did not build" if builder == "buildkit" else "migrate/0 did not build"
+    )
     assert reasons["base"] == expected
     assert not [r for r in h.builder.runs if r.stage == "client"]
 
@@ -232,9 +258,13 @@ tags = ["app"]
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_a_target_context_builds_from_the_other_targets_image(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
-    files = {"bake.toml": CONTEXTS, "base.Dockerfile": "FROM busybox AS b\nRUN base\n",
-             "app.Dockerfile": "FROM baseapp AS a\nRUN app\n"}
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
+    files = {
+        "bake.toml": CONTEXTS,
+        "base.Dockerfile": "FROM busybox AS b\nRUN base\n",
+        "app.Dockerfile": "FROM baseapp AS a\nRUN app\n",
+    }
     h = make(tmp_path, builder, files, "app", seconds={"b": 2.0, "a": 1.0})
     t0 = trio.current_time()
     result = await h.runner().run()
@@ -244,13 +274,16 @@ async def test_a_target_context_builds_from_the_other_targets_image(
     base_node = h.plan.targets["base"].node
     app_build = next(tag for _, tag in h.builder.builds if tag.endswith(h.plan.targets["app"].node))
     assert app_build
-    assert result.targets["base"].image_id == h.images.tags[f"bakery-stage:{base_node}"] \
+    assert (
+        result.targets["base"].image_id == h.images.tags[f"bakery-stage:{base_node}"]
         or result.targets["base"].image_id is not None
+    )
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_a_second_run_reuses_every_node_without_a_build(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, builder, seconds=SECONDS)
     first = await h.runner().run()
     assert first.ok
@@ -267,7 +300,8 @@ async def test_a_second_run_reuses_every_node_without_a_build(
 
 
 async def test_no_cache_rebuilds_and_sends_every_target_at_once(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "buildkit", seconds=SECONDS)
     await h.runner().run()
     before = len(h.builder.builds)
@@ -278,7 +312,8 @@ async def test_no_cache_rebuilds_and_sends_every_target_at_once(
 
 
 async def test_interrupt_cancels_running_builds(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "buildkit", seconds=SECONDS)
     runner = h.runner()
 
@@ -299,7 +334,8 @@ async def test_interrupt_cancels_running_builds(
 
 
 async def test_a_cached_stage_is_reported_cached(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "classic", cached={"base", "build-client", "client"})
     result = await h.runner().run()
     status = statuses(h, dict(result.nodes))
@@ -313,7 +349,8 @@ async def test_a_cached_stage_is_reported_cached(
 
 @pytest.mark.parametrize("builder", BUILDERS)
 async def test_a_shared_stage_reading_much_of_the_context_is_sent_once(
-        tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(b"\0" * (1 << 20))
     text = WALKTHROUGH.replace("COPY common.txt", "COPY deps/ /deps/\nCOPY common.txt")
@@ -333,7 +370,8 @@ async def test_a_shared_stage_reading_much_of_the_context_is_sent_once(
 
 
 async def test_a_shared_stage_copying_the_whole_context_after_is_not_split(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(b"\0" * (1 << 20))
     text = WALKTHROUGH.replace("COPY common.txt", "COPY deps/ /deps/\nCOPY common.txt")
@@ -344,30 +382,41 @@ async def test_a_shared_stage_copying_the_whole_context_after_is_not_split(
 
 
 async def test_a_folder_context_becomes_an_image_first(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
-    files = {"bake.toml": '[target.app]\ncontexts = { assets = "assets" }\ntags = ["app"]\n',
-             "Dockerfile": "FROM busybox AS app\nCOPY --from=assets /a.txt /a.txt\n",
-             "assets/a.txt": "a\n"}
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    files = {
+        "bake.toml": '[target.app]\ncontexts = { assets = "assets" }\ntags = ["app"]\n',
+        "Dockerfile": "FROM busybox AS app\nCOPY --from=assets /a.txt /a.txt\n",
+        "assets/a.txt": "a\n",
+    }
     h = make(tmp_path, "buildkit", files, "app")
     result = await h.runner().run()
     assert result.ok
     assert [tag.rpartition(":")[2].split("-")[0] for _, tag in h.builder.builds] == [
-        "context", h.plan.targets["app"].node]
+        "context",
+        h.plan.targets["app"].node,
+    ]
 
 
 async def test_type_local_output_exports_the_image(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
-    toml = TOML.replace('tags = ["app-client:latest"]',
-                        'tags = ["app-client:latest"]\noutput = "type=local,dest=out"')
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    toml = TOML.replace(
+        'tags = ["app-client:latest"]',
+        'tags = ["app-client:latest"]\noutput = "type=local,dest=out"',
+    )
     h = make(tmp_path, "buildkit", {**FILES, "bake.toml": toml}, "client")
     result = await h.runner().run()
     assert h.images.exported == {result.targets["client"].image_id: tmp_path / "out"}
 
 
 async def test_a_file_where_the_output_folder_goes_fails_before_building(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
-    toml = TOML.replace('tags = ["app-client:latest"]',
-                        'tags = ["app-client:latest"]\noutput = "type=local,dest=out"')
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    toml = TOML.replace(
+        'tags = ["app-client:latest"]',
+        'tags = ["app-client:latest"]\noutput = "type=local,dest=out"',
+    )
     h = make(tmp_path, "buildkit", {**FILES, "bake.toml": toml, "out": "a file\n"}, "client")
     with pytest.raises(ConfigError, match="exists and is not a folder"):
         await h.runner().run()
@@ -375,7 +424,8 @@ async def test_a_file_where_the_output_folder_goes_fails_before_building(
 
 
 async def test_pull_refreshes_bases_first_and_a_failed_pull_builds_nothing(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "classic")
     assert (await h.runner(pull=True).run()).ok
     assert h.images.pulls == ["busybox"]
@@ -386,10 +436,15 @@ async def test_pull_refreshes_bases_first_and_a_failed_pull_builds_nothing(
 
 
 async def test_buildkit_needs_a_named_stage_and_contexts_must_exist(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
-    files = {"bake.toml": ('[target.a]\ntarget = "0"\n[target.b]\ncontext = "nowhere"\n'
-                           f'dockerfile = "{tmp_path}/Dockerfile"\n'),
-             "Dockerfile": "FROM busybox\nRUN a\nFROM busybox AS last\nRUN b\n"}
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    files = {
+        "bake.toml": (
+            '[target.a]\ntarget = "0"\n[target.b]\ncontext = "nowhere"\n'
+            f'dockerfile = "{tmp_path}/Dockerfile"\n'
+        ),
+        "Dockerfile": "FROM busybox\nRUN a\nFROM busybox AS last\nRUN b\n",
+    }
     h = make(tmp_path, "buildkit", files, "a")
     with pytest.raises(ConfigError, match="stage 0 has no name"):
         await h.runner().run()
@@ -399,9 +454,12 @@ async def test_buildkit_needs_a_named_stage_and_contexts_must_exist(
 
 
 async def test_a_failed_export_is_one_error_naming_the_target(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
-    toml = TOML.replace('tags = ["app-client:latest"]',
-                        'tags = ["app-client:latest"]\noutput = "type=local,dest=out"')
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    toml = TOML.replace(
+        'tags = ["app-client:latest"]',
+        'tags = ["app-client:latest"]\noutput = "type=local,dest=out"',
+    )
     h = make(tmp_path, "classic", {**FILES, "bake.toml": toml}, "client")
 
     def refuse(image_id: str, dest: Path) -> None:
@@ -420,12 +478,13 @@ async def test_a_failed_export_is_one_error_naming_the_target(
             leaves.append(item)
     (error,) = leaves
     assert isinstance(error, BuildFailed)
-    assert error.where == 'target.client'
+    assert error.where == "target.client"
     assert "app-client:latest" in h.images.tags  # tagged first, as before
 
 
 async def test_sigint_is_an_interrupt_not_a_crash(
-        tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
     h = make(tmp_path, "classic", seconds=SECONDS)
     runner = h.runner()
 

@@ -48,17 +48,34 @@ def _never(stream: ClassicStream) -> None:
 
 def test_messages_are_fed_and_their_progress_passed_on(client: Any) -> None:
     events: list[ProgressEvent] = []
-    stream = read_build(BUILT, ClassicStream(), events.append, Cancellation(), client=client,
-                        tag="x:latest", on_cancelled=_never)
+    stream = read_build(
+        BUILT,
+        ClassicStream(),
+        events.append,
+        Cancellation(),
+        client=client,
+        tag="x:latest",
+        on_cancelled=_never,
+    )
     assert stream.image_id == "sha256:0123456789ab"
-    assert events == [StepEvent(STEP, started=True), LogEvent("made", step=STEP),
-                      StepEvent(STEP, started=True, completed=True)]
+    assert events == [
+        StepEvent(STEP, started=True),
+        LogEvent("made", step=STEP),
+        StepEvent(STEP, started=True, completed=True),
+    ]
 
 
 def test_the_daemon_s_failure_is_raised(client: Any) -> None:
     with pytest.raises(BuildFailed) as caught:
-        read_build(CLASSIC_FAILURE, ClassicStream(), lambda event: None, Cancellation(),
-                   client=client, tag="x:latest", on_cancelled=_never)
+        read_build(
+            CLASSIC_FAILURE,
+            ClassicStream(),
+            lambda event: None,
+            Cancellation(),
+            client=client,
+            tag="x:latest",
+            on_cancelled=_never,
+        )
     assert caught.value.exit_status == 3
     assert caught.value.log_tail == ("on stderr", "before-fail")
 
@@ -71,20 +88,37 @@ def _breaking(error: BaseException, cancel: Cancellation | None = None) -> Itera
 
 
 def test_a_broken_connection_names_the_daemon(client: Any) -> None:
-    with pytest.raises(DaemonUnreachable, match=r"lost the connection to the Docker daemon "
-                       r"at unix:///nowhere\.sock during the build") as caught:
-        read_build(_breaking(requests.ConnectionError("reset")), ClassicStream(),
-                   lambda event: None, Cancellation(), client=client, tag="x:latest",
-                   on_cancelled=_never)
+    with pytest.raises(
+        DaemonUnreachable,
+        match=r"lost the connection to the Docker daemon "
+        r"at unix:///nowhere\.sock during the build",
+    ) as caught:
+        read_build(
+            _breaking(requests.ConnectionError("reset")),
+            ClassicStream(),
+            lambda event: None,
+            Cancellation(),
+            client=client,
+            tag="x:latest",
+            on_cancelled=_never,
+        )
     assert caught.value.hint == "is the daemon still running?"
 
 
 def test_a_refused_request_is_a_failed_build_with_its_line(client: Any) -> None:
-    error = docker.errors.APIError("400 Client Error", explanation="dockerfile parse error "
-                                   "line 2: unknown instruction: FOO")
+    error = docker.errors.APIError(
+        "400 Client Error", explanation="dockerfile parse error line 2: unknown instruction: FOO"
+    )
     with pytest.raises(BuildFailed, match="unknown instruction: FOO") as caught:
-        read_build(_breaking(error), ClassicStream(), lambda event: None, Cancellation(),
-                   client=client, tag="x:latest", on_cancelled=_never)
+        read_build(
+            _breaking(error),
+            ClassicStream(),
+            lambda event: None,
+            Cancellation(),
+            client=client,
+            tag="x:latest",
+            on_cancelled=_never,
+        )
     assert caught.value.line == 2
 
 
@@ -98,8 +132,15 @@ def test_a_cancel_stops_reading_and_hides_what_broke(client: Any, error: Excepti
     swept: list[ClassicStream] = []
     stream = ClassicStream()
     with pytest.raises(BuildCancelled, match="x:latest"):
-        read_build(_breaking(error, cancel), stream, lambda event: None, cancel,
-                   client=client, tag="x:latest", on_cancelled=swept.append)
+        read_build(
+            _breaking(error, cancel),
+            stream,
+            lambda event: None,
+            cancel,
+            client=client,
+            tag="x:latest",
+            on_cancelled=swept.append,
+        )
     assert swept == [stream]
 
 
@@ -112,16 +153,25 @@ def test_a_cancel_between_messages_reads_no_further(client: Any) -> None:
         cancel.cancel()
 
     with pytest.raises(BuildCancelled):
-        read_build(BUILT, ClassicStream(), progress, cancel, client=client, tag="x:latest",
-                   on_cancelled=lambda stream: None)
+        read_build(
+            BUILT,
+            ClassicStream(),
+            progress,
+            cancel,
+            client=client,
+            tag="x:latest",
+            on_cancelled=lambda stream: None,
+        )
     assert events == [StepEvent(STEP, started=True)]
 
 
 @pytest.mark.parametrize(
     ("message", "line"),
-    [("dockerfile parse error line 2: unknown instruction: FOO", 2),
-     ("Dockerfile parse error on line 12: FROM requires one argument", 12),
-     ("failed to solve: pull access denied", None)],
+    [
+        ("dockerfile parse error line 2: unknown instruction: FOO", 2),
+        ("Dockerfile parse error on line 12: FROM requires one argument", 12),
+        ("failed to solve: pull access denied", None),
+    ],
     ids=["classic", "buildkit", "none"],
 )
 def test_refused_keeps_the_line_and_the_hint(message: str, line: int | None) -> None:

@@ -7,7 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 _TYPES: dict[str, Any] = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
 }
 
 
@@ -21,8 +25,17 @@ def _is(value: Any, kind: str) -> bool:
 
 def errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     """Every way ``value`` breaks ``schema``, as ``path: problem`` lines."""
-    known = {"type", "const", "enum", "properties", "required", "additionalProperties",
-             "items", "minimum", "oneOf"}
+    known = {
+        "type",
+        "const",
+        "enum",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "minimum",
+        "oneOf",
+    }
     unknown = set(schema) - known
     assert not unknown, f"the checker does not know {sorted(unknown)}"
     if "oneOf" in schema:

@@ -56,14 +56,23 @@ def test_the_checker_catches_what_breaks_the_schema() -> None:
 def test_json_of_a_partial_failure() -> None:
     doc = report_json(*keep_going())
     assert (doc["ok"], doc["interrupted"], doc["backend"]) == (False, False, "classic")
-    assert doc["stage_counts"] == {"built": 3, "cached": 0, "failed": 1, "not_started": 2,
-                                   "cancelled": 0, "shared": 1, "total": 6}
+    assert doc["stage_counts"] == {
+        "built": 3,
+        "cached": 0,
+        "failed": 1,
+        "not_started": 2,
+        "cancelled": 0,
+        "shared": 1,
+        "total": 6,
+    }
     assert doc["critical_path"]["stages"] == ["base", "build-client", "client"]
     assert doc["critical_path"]["seconds"] == 51.0
     status = {t["name"]: (t["status"], t["reason"]) for t in doc["targets"]}
-    assert status == {"client": ("built", None),
-                      "server": ("failed", "server/build-server failed"),
-                      "docs": ("not_started", "server/server did not build")}
+    assert status == {
+        "client": ("built", None),
+        "server": ("failed", "server/build-server failed"),
+        "docs": ("not_started", "server/server did not build"),
+    }
     client = doc["targets"][0]
     assert (client["size"], client["previous_size"], client["layers"]) == (5312000, 5190000, 2)
     assert client["pushed"] == []
@@ -74,7 +83,10 @@ def test_json_of_a_partial_failure() -> None:
     assert failed["error"]["exit_code"] == 1
     base = doc["nodes"][0]
     assert (base["label"], base["shared"], base["targets"]) == (
-        "shared/base", True, ["client", "server"])
+        "shared/base",
+        True,
+        ["client", "server"],
+    )
 
 
 MARKDOWN = """\
@@ -111,8 +123,10 @@ def test_markdown_of_an_interrupted_run_says_so() -> None:
     text = render_markdown(*SCENARIOS["interrupted"]())
     assert text.startswith("### bakery build: interrupted\n")
     assert text.endswith("**interrupted:** builds were stopped\n")
-    row = ("| client | `buildme-client:latest`<br>`localhost:5000/buildme-client:1.2.3` "
-           "| - | - | - | 7.0s | cancelled (interrupted) |")
+    row = (
+        "| client | `buildme-client:latest`<br>`localhost:5000/buildme-client:1.2.3` "
+        "| - | - | - | 7.0s | cancelled (interrupted) |"
+    )
     assert row in text
 
 

@@ -25,7 +25,8 @@ def project(root: Path, prefix: str) -> Path:
     tree = files(prefix, sleep=0, part=0)
     # A nonce, so that no earlier run's cache makes this one a no-op.
     tree["Dockerfile"] = tree["Dockerfile"].replace(
-        "WORKDIR /src", f"WORKDIR /src\nRUN echo {uuid.uuid4().hex} > /nonce", 1)
+        "WORKDIR /src", f"WORKDIR /src\nRUN echo {uuid.uuid4().hex} > /nonce", 1
+    )
     return write_tree(root, tree)
 
 
@@ -41,7 +42,10 @@ def report(root: Path, *args: str) -> tuple[int, dict[str, Any], str]:
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_json_report_of_a_real_build(
-    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
+    builder: str,
 ) -> None:
     # The report file goes outside the context, which `COPY . .` would otherwise change.
     root = project(tmp_path / "project", prefix)
@@ -83,12 +87,17 @@ def test_json_report_of_a_real_build(
 
 
 def test_json_report_of_a_partial_failure(
-    client: docker.DockerClient, prefix: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     root = project(tmp_path, prefix)
     dockerfile = root / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace(
-        'echo "compiling server/$p"', 'echo "compiling server/$p"; exit 3', 1))
+    dockerfile.write_text(
+        dockerfile.read_text().replace(
+            'echo "compiling server/$p"', 'echo "compiling server/$p"; exit 3', 1
+        )
+    )
     code, doc, err = report(root, "--keep-going")
     assert code == 1
     assert doc["ok"] is False
@@ -104,7 +113,9 @@ def test_json_report_of_a_partial_failure(
 
 
 def test_markdown_and_no_report_keep_standard_output_for_the_report(
-    client: docker.DockerClient, prefix: str, tmp_path: Path,
+    client: docker.DockerClient,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     root = project(tmp_path, prefix)
     run = bakery(root, "build", "--progress", "plain", "--report", "markdown")
@@ -117,8 +128,10 @@ def test_markdown_and_no_report_keep_standard_output_for_the_report(
 
 
 def test_a_report_file_without_its_folder_is_an_error_before_building(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"Dockerfile": "FROM bakery-busybox:latest\nRUN exit 1\n",
-                          "bake.toml": "[target.app]\n"})
+    write_tree(
+        tmp_path,
+        {"Dockerfile": "FROM bakery-busybox:latest\nRUN exit 1\n", "bake.toml": "[target.app]\n"},
+    )
     run = bakery(tmp_path, "build", "--report-file", "missing/report.json")
     assert run.returncode == 2
     assert run.stderr.startswith("error: --report-file: no folder 'missing' for the report file")

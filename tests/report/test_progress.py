@@ -82,8 +82,14 @@ def test_finished_stages_fold_into_one_line_each() -> None:
     err = BuildFailed("boom", exit_status=3)
     progress(NodeFinished(by["build-server"], Status.FAILED, at=14.0, error=err))
     progress(NodeStarted(by["client"], at=12.5))
-    progress(NodeFinished(by["client"], Status.CANCELLED, at=14.0,
-                          reason="stopped after server/build-server failed"))
+    progress(
+        NodeFinished(
+            by["client"],
+            Status.CANCELLED,
+            at=14.0,
+            reason="stopped after server/build-server failed",
+        )
+    )
     progress(NodeFinished(by["docs"], Status.NOT_STARTED, at=14.0, reason="interrupted"))
     progress(TargetFinished("client", Status.BUILT, tags=("buildme-client:latest",)))
     assert out.getvalue() == (
@@ -101,13 +107,21 @@ def test_a_buildkit_stage_folds_when_its_last_step_ends() -> None:
     """BuildKit reports a stage when the whole target's build ends; its steps say sooner."""
     progress, clock, out, by = live()
     base = by["base"]
-    progress(NodeProgress(base, StepEvent("[base 1/5] FROM docker.io/library/golang:1.21-alpine",
-                                          started=True, completed=True)))
+    progress(
+        NodeProgress(
+            base,
+            StepEvent(
+                "[base 1/5] FROM docker.io/library/golang:1.21-alpine", started=True, completed=True
+            ),
+        )
+    )
     progress(NodeStarted(base, at=3.0))
-    for n, step in enumerate(["WORKDIR /src", "COPY go.mod go.sum .", "RUN go mod download"],
-                             start=2):
-        progress(NodeProgress(base, StepEvent(f"[base {n}/5] {step}", started=True,
-                                              completed=True)))
+    for n, step in enumerate(
+        ["WORKDIR /src", "COPY go.mod go.sum .", "RUN go mod download"], start=2
+    ):
+        progress(
+            NodeProgress(base, StepEvent(f"[base {n}/5] {step}", started=True, completed=True))
+        )
     assert out.getvalue() == ""
     clock.now += 4.0
     progress(NodeProgress(base, StepEvent("[base 5/5] COPY . .", started=True, completed=True)))
@@ -122,19 +136,26 @@ def test_a_buildkit_stage_whose_steps_all_came_from_cache_folds_as_cached() -> N
     progress, _, out, by = live()
     node = by["build-client"]
     progress(NodeStarted(node, at=0.0))
-    progress(NodeProgress(node, StepEvent("[build-client 1/1] RUN go build", cached=True,
-                                          completed=True)))
+    progress(
+        NodeProgress(
+            node, StepEvent("[build-client 1/1] RUN go build", cached=True, completed=True)
+        )
+    )
     assert out.getvalue() == "✓ client/build-client  cached\n"
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("one\ntwo\n", "two"),
-    ("one\n\n  \n", "one"),
-    ("\x1b[32mgreen\x1b[0m", "green"),
-    ("10%\r50%\r100%", "100%"),
-    ("a\tb\x07", "a    b"),
-    ("", ""),
-], ids=["last", "skips-blank", "ansi", "carriage-return", "control", "empty"])
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("one\ntwo\n", "two"),
+        ("one\n\n  \n", "one"),
+        ("\x1b[32mgreen\x1b[0m", "green"),
+        ("10%\r50%\r100%", "100%"),
+        ("a\tb\x07", "a    b"),
+        ("", ""),
+    ],
+    ids=["last", "skips-blank", "ansi", "carriage-return", "control", "empty"],
+)
 def test_last_line(text: str, line: str) -> None:
     assert last_line(text) == line
 
@@ -151,12 +172,15 @@ def test_the_live_view_runs_and_leaves_only_the_folded_lines() -> None:
     assert "✓ shared/base            1.0s" in out.getvalue()
 
 
-@pytest.mark.parametrize(("mode", "kind", "quiet"), [
-    ("auto", PlainProgress, False),  # a StringIO is no terminal
-    ("plain", PlainProgress, False),
-    ("quiet", PlainProgress, True),
-    ("tty", LiveProgress, None),
-])
+@pytest.mark.parametrize(
+    ("mode", "kind", "quiet"),
+    [
+        ("auto", PlainProgress, False),  # a StringIO is no terminal
+        ("plain", PlainProgress, False),
+        ("quiet", PlainProgress, True),
+        ("tty", LiveProgress, None),
+    ],
+)
 def test_make_progress(mode: str, kind: type, quiet: bool | None) -> None:
     progress = make_progress(mode, make(), io.StringIO())
     assert isinstance(progress, kind)
@@ -185,8 +209,11 @@ def test_a_stage_folded_at_its_last_step_is_not_folded_again_when_its_build_stop
     progress, _, out, by = live()
     node = by["build-client"]
     progress(NodeStarted(node, at=0.0))
-    progress(NodeProgress(node, StepEvent("[build-client 1/1] RUN go build", started=True,
-                                          completed=True)))
+    progress(
+        NodeProgress(
+            node, StepEvent("[build-client 1/1] RUN go build", started=True, completed=True)
+        )
+    )
     progress(NodeFinished(node, Status.CANCELLED, at=2.0, reason="interrupted"))
     assert out.getvalue() == "✓ client/build-client    0.0s\n"
     progress(NodeFinished(node, Status.FAILED, at=2.0, error=BuildFailed("export failed")))

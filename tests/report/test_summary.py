@@ -23,8 +23,9 @@ from tests.report.scenarios import SCENARIOS, T0, cold, ids, keep_going, make, n
 
 
 def render(plan: Plan, result: RunResult, facts: ImageSizes) -> str:
-    console = Console(file=(out := io.StringIO()), width=100, force_terminal=False,
-                      color_system=None)
+    console = Console(
+        file=(out := io.StringIO()), width=100, force_terminal=False, color_system=None
+    )
     render_report(console, plan, result, facts)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
@@ -97,9 +98,16 @@ interrupted: builds were stopped
 """
 
 
-@pytest.mark.parametrize(("scenario", "expected"), [
-    ("cold", COLD), ("noop", NOOP), ("keep-going", KEEP_GOING), ("interrupted", INTERRUPTED),
-], ids=["cold", "noop", "keep-going", "interrupted"])
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("cold", COLD),
+        ("noop", NOOP),
+        ("keep-going", KEEP_GOING),
+        ("interrupted", INTERRUPTED),
+    ],
+    ids=["cold", "noop", "keep-going", "interrupted"],
+)
 def test_report_text(scenario: str, expected: str) -> None:
     assert render(*SCENARIOS[scenario]()) == expected
 
@@ -140,23 +148,44 @@ def test_critical_path_follows_what_each_stage_waited_for() -> None:
 def test_critical_path_of_a_run_where_nothing_ran_is_empty() -> None:
     plan = make()
     never = (Status.NOT_STARTED, None, None, "interrupted")
-    result = RunResult(nodes=nodes(plan, dict.fromkeys(ids(plan), never)),
-                       targets={}, started=T0, finished=T0, interrupted=True)
+    result = RunResult(
+        nodes=nodes(plan, dict.fromkeys(ids(plan), never)),
+        targets={},
+        started=T0,
+        finished=T0,
+        interrupted=True,
+    )
     assert critical_path(plan, result) == ((), 0.0)
 
 
-@pytest.mark.parametrize(("size", "text"), [
-    (None, "-"), (0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (5_312_000, "5.3 MB"),
-    (2_500_000_000, "2.5 GB"),
-], ids=["unknown", "zero", "bytes", "kB", "MB", "GB"])
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (None, "-"),
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1.0 kB"),
+        (5_312_000, "5.3 MB"),
+        (2_500_000_000, "2.5 GB"),
+    ],
+    ids=["unknown", "zero", "bytes", "kB", "MB", "GB"],
+)
 def test_human_size(size: int | None, text: str) -> None:
     assert human_size(size) == text
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0.0, "0.0s"), (2.14, "2.1s"), (59.94, "59.9s"), (59.96, "1m00s"), (185, "3m05s"),
-    (3725, "1h02m"),
-], ids=["zero", "seconds", "under-a-minute", "rounds-up", "minutes", "hours"])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0, "0.0s"),
+        (2.14, "2.1s"),
+        (59.94, "59.9s"),
+        (59.96, "1m00s"),
+        (185, "3m05s"),
+        (3725, "1h02m"),
+    ],
+    ids=["zero", "seconds", "under-a-minute", "rounds-up", "minutes", "hours"],
+)
 def test_human_seconds(seconds: float, text: str) -> None:
     assert human_seconds(seconds) == text
 

@@ -161,7 +161,7 @@ class Project:
             out[name] = None
         elif name in self.groups:
             if name in stack:
-                raise CycleError("groups", [*stack[stack.index(name):], name])
+                raise CycleError("groups", [*stack[stack.index(name) :], name])
             for member in self.groups[name].targets:
                 self._expand(member, out, [*stack, name])
         elif name == "all":
@@ -170,4 +170,5 @@ class Project:
             raise ConfigError(
                 f'unknown target or group "{name}"'
                 + did_you_mean(name, [*self.targets, *self.groups]),
-                hint="`bakery list` shows the targets and groups")
+                hint="`bakery list` shows the targets and groups",
+            )

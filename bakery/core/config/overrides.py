@@ -27,13 +27,14 @@ def apply_inherits(targets: Mapping[str, Table]) -> dict[str, Table]:
         for parent in names:
             if parent not in targets:
                 assert inherits is not None
-                raise ConfigError(f'unknown target "{parent}" in {inherits.key}'
-                                  + did_you_mean(parent, targets), where=inherits.origin.where)
+                raise ConfigError(
+                    f'unknown target "{parent}" in {inherits.key}' + did_you_mean(parent, targets),
+                    where=inherits.origin.where,
+                )
         parents[name] = names
     cycle = find_cycle(parents)
     if cycle is not None:
-        raise CycleError("inherits", cycle,
-                         where=targets[cycle[0]].attrs["inherits"].origin.where)
+        raise CycleError("inherits", cycle, where=targets[cycle[0]].attrs["inherits"].origin.where)
 
     resolved: dict[str, Table] = {}
 
@@ -62,31 +63,42 @@ def apply_set(text: str, targets: Mapping[str, Table], base_dir: str) -> None:
     lhs = lhs.removesuffix("+")
     parts = lhs.split(".")
     if not eq or len(parts) < 2 or not all(parts):
-        raise ConfigError(f'--set expects PATTERN.KEY=VALUE, got "{text}"', where="--set",
-                          hint="for example --set '*.platform=linux/arm64' or "
-                               "--set 'client.tags+=example/client:dev'")
+        raise ConfigError(
+            f'--set expects PATTERN.KEY=VALUE, got "{text}"',
+            where="--set",
+            hint="for example --set '*.platform=linux/arm64' or "
+            "--set 'client.tags+=example/client:dev'",
+        )
     at = next((i for i in range(1, len(parts)) if parts[i] in TARGET_ATTRIBUTES), None)
     if at is None:
         # Guess which part was meant as the attribute: the one after a pattern that matches.
-        at = next((i for i in range(1, len(parts))
-                   if fnmatch.filter(targets, ".".join(parts[:i]))), 1)
-        raise ConfigError(f'unknown attribute "{parts[at]}"'
-                          + did_you_mean(parts[at], TARGET_ATTRIBUTES), where=where,
-                          hint=DOCS_HINT)
-    pattern, attr, map_key = ".".join(parts[:at]), parts[at], ".".join(parts[at + 1:]) or None
+        at = next(
+            (i for i in range(1, len(parts)) if fnmatch.filter(targets, ".".join(parts[:i]))), 1
+        )
+        raise ConfigError(
+            f'unknown attribute "{parts[at]}"' + did_you_mean(parts[at], TARGET_ATTRIBUTES),
+            where=where,
+            hint=DOCS_HINT,
+        )
+    pattern, attr, map_key = ".".join(parts[:at]), parts[at], ".".join(parts[at + 1 :]) or None
     kind = TARGET_ATTRIBUTES[attr]
     if attr == "inherits":
-        raise ConfigError("inherits cannot be changed with --set: --set applies after "
-                          "inheritance", where=where)
+        raise ConfigError(
+            "inherits cannot be changed with --set: --set applies after inheritance", where=where
+        )
     if map_key is not None and kind is not Kind.MAP:
         raise ConfigError(f'"{attr}" has no keys: write {pattern}.{attr}=VALUE', where=where)
     if append and (kind in (Kind.STRING, Kind.ONE, Kind.SIZE, Kind.BOOL) or map_key):
-        raise ConfigError(f'"+=" appends to a list or map; {attr} is one value: '
-                          f"write {lhs}=VALUE", where=where)
+        raise ConfigError(
+            f'"+=" appends to a list or map; {attr} is one value: write {lhs}=VALUE', where=where
+        )
     names = [n for n in targets if fnmatch.fnmatchcase(n, pattern)]
     if not names:
-        raise ConfigError(f'no target matches "{pattern}"' + did_you_mean(pattern, targets),
-                          where=where, hint="`bakery list` shows the targets")
+        raise ConfigError(
+            f'no target matches "{pattern}"' + did_you_mean(pattern, targets),
+            where=where,
+            hint="`bakery list` shows the targets",
+        )
     origin = Origin(where, base_dir)
     new: str | bool | tuple[str, ...] = value
     if kind is Kind.BOOL:
@@ -104,8 +116,11 @@ def apply_set(text: str, targets: Mapping[str, Table], base_dir: str) -> None:
                 continue
             k, eq, v = value.partition("=")
             if value and (not eq or not k):
-                raise ConfigError(f'{attr} takes KEY=VALUE, got "{value}"', where=where,
-                                  hint=f"or set one key: --set '{pattern}.{attr}.KEY=VALUE'")
+                raise ConfigError(
+                    f'{attr} takes KEY=VALUE, got "{value}"',
+                    where=where,
+                    hint=f"or set one key: --set '{pattern}.{attr}.KEY=VALUE'",
+                )
             if not append:
                 entries.clear()
             if value:
@@ -117,4 +132,3 @@ def apply_set(text: str, targets: Mapping[str, Table], base_dir: str) -> None:
             table.attrs[attr] = Value((*before, value) if value else before, origin, key)
         else:
             table.attrs[attr] = Value(new, origin, key)
-

@@ -79,9 +79,12 @@ def scan_keys(text: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ..
             pos = skip(pos, newlines=False)
             if text[pos] in "\"'":
                 end = string_end(pos)
-                raw = text[pos + 1:end - 1]
-                parts.append(tomlkit.parse(f"k = {text[pos:end]}")["k"].unwrap()
-                             if text[pos] == '"' and "\\" in raw else raw)
+                raw = text[pos + 1 : end - 1]
+                parts.append(
+                    tomlkit.parse(f"k = {text[pos:end]}")["k"].unwrap()
+                    if text[pos] == '"' and "\\" in raw
+                    else raw
+                )
                 pos = end
             else:
                 match = _BARE_KEY.match(text, pos)
@@ -114,8 +117,10 @@ def scan_keys(text: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ..
                 if path is not None:
                     record((*path, *parts), start)
                 pos = skip(pos, newlines=False) + 1  # the "="
-                pos = skip(value(skip(pos, newlines=False), None if path is None
-                                 else (*path, *parts)), newlines=True)
+                pos = skip(
+                    value(skip(pos, newlines=False), None if path is None else (*path, *parts)),
+                    newlines=True,
+                )
                 if text[pos] == ",":
                     pos = skip(pos + 1, newlines=True)
             return pos + 1
@@ -147,4 +152,3 @@ def scan_keys(text: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ..
     except (IndexError, ValueError):
         pass
     return found, again
-

@@ -49,8 +49,11 @@ def _parse_toml(source: SourceFile) -> dict[str, Any]:
     except tomlkit.exceptions.ParseError as err:
         message = re.sub(r" at line \d+ col \d+$", "", str(err))
         message = message.replace("Unexpected character: '\\x00'", "Unexpected end of file")
-        raise ConfigError(f"invalid TOML: {message}", where=f"{source.path}:{err.line}",
-                          hint="see https://toml.io for the syntax") from None
+        raise ConfigError(
+            f"invalid TOML: {message}",
+            where=f"{source.path}:{err.line}",
+            hint="see https://toml.io for the syntax",
+        ) from None
     except tomlkit.exceptions.TOMLKitError as err:
         # KeyAlreadyPresent carries no position: find the second definition ourselves.
         again = scan_keys(source.text)[1]
@@ -78,15 +81,16 @@ def read_file(
 
     for top, body in doc.items():
         if top not in TOP_LEVEL_TABLES:
-            raise ConfigError(f'unknown top-level table "{top}"'
-                              + did_you_mean(top, TOP_LEVEL_TABLES),
-                              where=origin(top).where,
-                              hint="a bake file has [variables], [group.NAME] and "
-                                   "[target.NAME] tables")
+            raise ConfigError(
+                f'unknown top-level table "{top}"' + did_you_mean(top, TOP_LEVEL_TABLES),
+                where=origin(top).where,
+                hint="a bake file has [variables], [group.NAME] and [target.NAME] tables",
+            )
         if not isinstance(body, dict):
             shape = "[variables]" if top == "variables" else f"[{top}.NAME]"
-            raise ConfigError(f"{top} must be a table {shape}, not {describe(body)}",
-                              where=origin(top).where)
+            raise ConfigError(
+                f"{top} must be a table {shape}, not {describe(body)}", where=origin(top).where
+            )
         if top == "variables":
             for name, value in body.items():
                 variables[name] = _read_variable(name, value, origin("variables", name))
@@ -103,14 +107,18 @@ def read_file(
 
 def _read_variable(name: str, value: object, origin: Origin) -> Value:
     if not VARIABLE_NAME.fullmatch(name):
-        raise ConfigError(f'invalid variable name "{name}"', where=origin.where,
-                          hint="a name is letters, digits and _, not starting with a digit")
+        raise ConfigError(
+            f'invalid variable name "{name}"',
+            where=origin.where,
+            hint="a name is letters, digits and _, not starting with a digit",
+        )
     if isinstance(value, bool):
         return Value("true" if value else "false", origin, f"variables.{name}")
     if isinstance(value, str | int | float):
         return Value(str(value), origin, f"variables.{name}")
-    raise ConfigError(f"variables.{name} must be a string, not {describe(value)}",
-                      where=origin.where)
+    raise ConfigError(
+        f"variables.{name} must be a string, not {describe(value)}", where=origin.where
+    )
 
 
 def _read_table(
@@ -122,18 +130,26 @@ def _read_table(
 ) -> Table:
     here = f"{kind}.{name}"
     if not _NAME.fullmatch(name):
-        raise ConfigError(f'invalid {kind} name "{name}"', where=origin(kind, name).where,
-                          hint='a name is letters, digits, "-", "_" and "."')
+        raise ConfigError(
+            f'invalid {kind} name "{name}"',
+            where=origin(kind, name).where,
+            hint='a name is letters, digits, "-", "_" and "."',
+        )
     if not isinstance(attrs, dict):
-        raise ConfigError(f"{here} must be a table, not {describe(attrs)}",
-                          where=origin(kind, name).where,
-                          hint=f"write [{here}] and its attributes below it")
+        raise ConfigError(
+            f"{here} must be a table, not {describe(attrs)}",
+            where=origin(kind, name).where,
+            hint=f"write [{here}] and its attributes below it",
+        )
     table = Table(name, origin(kind, name))
     for key, raw in attrs.items():
         at = origin(kind, name, key)
         if key not in known:
-            raise ConfigError(f'unknown attribute "{key}" in {here}' + did_you_mean(key, known),
-                              where=at.where, hint=DOCS_HINT)
+            raise ConfigError(
+                f'unknown attribute "{key}" in {here}' + did_you_mean(key, known),
+                where=at.where,
+                hint=DOCS_HINT,
+            )
         attr_kind = known[key]
         if attr_kind is Kind.MAP:
             if not isinstance(raw, dict):
@@ -141,10 +157,12 @@ def _read_table(
             entries = {}
             for k, v in raw.items():
                 entry_at = origin(kind, name, key, k)
-                entries[k] = Value(map_value(f"{here}.{key}.{k}", key, v, entry_at),
-                                   entry_at, f"{here}.{key}.{k}")
+                entries[k] = Value(
+                    map_value(f"{here}.{key}.{k}", key, v, entry_at), entry_at, f"{here}.{key}.{k}"
+                )
             table.maps[key] = entries
         else:
-            table.attrs[key] = Value(coerce(f"{here}.{key}", attr_kind, raw, at), at,
-                                     f"{here}.{key}")
+            table.attrs[key] = Value(
+                coerce(f"{here}.{key}", attr_kind, raw, at), at, f"{here}.{key}"
+            )
     return table

@@ -63,8 +63,11 @@ def load_project(
 
     for name, group in groups.items():
         if name in targets:
-            raise ConfigError(f'"{name}" is both a target and a group', where=group.origin.where,
-                              hint="rename one of them")
+            raise ConfigError(
+                f'"{name}" is both a target and a group',
+                where=group.origin.where,
+                hint="rename one of them",
+            )
 
     resolved = apply_inherits(targets)
     set_origin_dir = cwd if cwd is not None else files[0].base_dir
@@ -121,30 +124,41 @@ def _build_target(table: Table) -> Target:
 
     for tag in strings("tags"):
         if not _TAG.fullmatch(tag) or len(tag.partition(":")[0]) > 255:
-            raise ConfigError(f'invalid tag "{tag}" in {a["tags"].key}',
-                              where=a["tags"].origin.where,
-                              hint="a tag is [REGISTRY/]NAME[:TAG]: NAME in lowercase letters, "
-                                   "digits and . _ -, TAG up to 128 letters, digits and _ . -")
+            raise ConfigError(
+                f'invalid tag "{tag}" in {a["tags"].key}',
+                where=a["tags"].origin.where,
+                hint="a tag is [REGISTRY/]NAME[:TAG]: NAME in lowercase letters, "
+                "digits and . _ -, TAG up to 128 letters, digits and _ . -",
+            )
 
     platform = text("platform")
     if platform is not None and ("," in platform or not platform.strip()):
         what = "no platform" if not platform.strip() else f'"{platform}"'
-        raise ConfigError(f"{a['platform'].key} takes one platform, not {what}",
-                          where=a["platform"].origin.where, hint=one_hint("platform"))
+        raise ConfigError(
+            f"{a['platform'].key} takes one platform, not {what}",
+            where=a["platform"].origin.where,
+            hint=one_hint("platform"),
+        )
 
     hosts = []
     for entry in strings("extra-hosts"):
         host, sep, ip = entry.partition(":") if ":" in entry else entry.partition("=")
         if not sep or not host or not ip:
             value = a["extra-hosts"]
-            raise ConfigError(f'invalid host "{entry}" in {value.key}',
-                              where=value.origin.where, hint='write "HOST:IP"')
+            raise ConfigError(
+                f'invalid host "{entry}" in {value.key}',
+                where=value.origin.where,
+                hint='write "HOST:IP"',
+            )
         hosts.append(f"{host}:{ip}")
 
     shm_size = text("shm-size")
     if shm_size is not None and not _SIZE.fullmatch(shm_size):
-        raise ConfigError(f'invalid size "{shm_size}" in {a["shm-size"].key}',
-                          where=a["shm-size"].origin.where, hint='a size such as "64m" or "1g"')
+        raise ConfigError(
+            f'invalid size "{shm_size}" in {a["shm-size"].key}',
+            where=a["shm-size"].origin.where,
+            hint='a size such as "64m" or "1g"',
+        )
 
     contexts = {}
     for name, value in table.maps.get("contexts", {}).items():
@@ -185,8 +199,10 @@ def _output(value: Value) -> str:
     for part in value.value.split(","):
         k, eq, v = part.strip().partition("=")
         if not eq:
-            raise ConfigError(f'{value.key} takes "type=docker" or "type=local,dest=DIR", '
-                              f'not "{value.value}"', where=value.origin.where)
+            raise ConfigError(
+                f'{value.key} takes "type=docker" or "type=local,dest=DIR", not "{value.value}"',
+                where=value.origin.where,
+            )
         options[k.strip()] = v.strip()
     kind = options.pop("type", "")
     dest = options.pop("dest", None)
@@ -200,9 +216,11 @@ def _output(value: Value) -> str:
     elif kind == "docker" and dest is not None:
         problem = f"{value.key} of type docker takes no dest"
     if problem:
-        raise ConfigError(problem, where=value.origin.where,
-                          hint="write type=docker (the default) or type=local,dest=DIR; "
-                               "--push pushes the tags")
+        raise ConfigError(
+            problem,
+            where=value.origin.where,
+            hint="write type=docker (the default) or type=local,dest=DIR; --push pushes the tags",
+        )
     if kind == "docker":
         return "type=docker"
     assert dest is not None
@@ -218,23 +236,28 @@ def _check_target_links(targets: Mapping[str, Target], tables: Mapping[str, Tabl
         for other in target.depends_on:
             if other not in targets:
                 value = table.attrs["depends-on"]
-                raise ConfigError(f'unknown target "{other}" in {value.key}'
-                                  + did_you_mean(other, targets), where=value.origin.where)
+                raise ConfigError(
+                    f'unknown target "{other}" in {value.key}' + did_you_mean(other, targets),
+                    where=value.origin.where,
+                )
         after[name] = list(target.depends_on)
         needs[name] = list(target.depends_on)
         for context, ref in target.contexts.items():
             if ref.startswith(TARGET_PREFIX):
-                other = ref[len(TARGET_PREFIX):]
+                other = ref[len(TARGET_PREFIX) :]
                 if other not in targets:
                     value = table.maps["contexts"][context]
-                    raise ConfigError(f'unknown target "{other}" in {value.key}'
-                                      + did_you_mean(other, targets), where=value.origin.where,
-                                      hint='"target:NAME" uses the image of target NAME')
+                    raise ConfigError(
+                        f'unknown target "{other}" in {value.key}' + did_you_mean(other, targets),
+                        where=value.origin.where,
+                        hint='"target:NAME" uses the image of target NAME',
+                    )
                 needs[name].append(other)
     cycle = find_cycle(after)
     if cycle is not None:
-        raise CycleError("depends-on", cycle,
-                         where=tables[cycle[0]].attrs["depends-on"].origin.where)
+        raise CycleError(
+            "depends-on", cycle, where=tables[cycle[0]].attrs["depends-on"].origin.where
+        )
     cycle = find_cycle(needs)
     if cycle is not None:
         first, ref = tables[cycle[0]], TARGET_PREFIX + cycle[1]
@@ -244,17 +267,18 @@ def _check_target_links(targets: Mapping[str, Target], tables: Mapping[str, Tabl
         raise CycleError("depends-on and contexts", cycle, where=links[0].origin.where)
 
 
-def _build_group(table: Table, targets: Mapping[str, Target],
-                 groups: Mapping[str, Table]) -> Group:
+def _build_group(table: Table, targets: Mapping[str, Target], groups: Mapping[str, Table]) -> Group:
     value = table.attrs.get("targets")
     members = value.value if value is not None else ()
     assert isinstance(members, tuple)
     for member in members:
         if member not in targets and member not in groups and member != "all":
             assert value is not None
-            raise ConfigError(f'unknown target or group "{member}" in {value.key}'
-                              + did_you_mean(member, [*targets, *groups]),
-                              where=value.origin.where)
+            raise ConfigError(
+                f'unknown target or group "{member}" in {value.key}'
+                + did_you_mean(member, [*targets, *groups]),
+                where=value.origin.where,
+            )
     description = table.attrs.get("description")
     return Group(table.name, members, str(description.value) if description else "")
 
@@ -263,5 +287,4 @@ def _check_group_cycles(groups: Mapping[str, Group], tables: Mapping[str, Table]
     graph = {name: [m for m in g.targets if m in groups] for name, g in groups.items()}
     cycle = find_cycle(graph)
     if cycle is not None:
-        raise CycleError("groups", cycle,
-                         where=tables[cycle[0]].attrs["targets"].origin.where)
+        raise CycleError("groups", cycle, where=tables[cycle[0]].attrs["targets"].origin.where)

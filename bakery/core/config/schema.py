@@ -30,34 +30,38 @@ class Kind(enum.Enum):
     BOOL = "true or false"
     ONE = "a string or a list of one string"  # bake writes platforms and outputs as lists
     SIZE = "a size"  # a string or an integer
-    HOSTS = "a list of \"host:ip\" strings or a table"
+    HOSTS = 'a list of "host:ip" strings or a table'
 
 
-TARGET_ATTRIBUTES: Mapping[str, Kind] = FrozenMap({
-    "context": Kind.STRING,
-    "dockerfile": Kind.STRING,
-    "dockerfile-inline": Kind.STRING,
-    "target": Kind.STRING,
-    "tags": Kind.LIST,
-    "args": Kind.MAP,
-    "labels": Kind.MAP,
-    "platform": Kind.ONE,
-    "inherits": Kind.LIST,
-    "depends-on": Kind.LIST,
-    "contexts": Kind.MAP,
-    "cache-from": Kind.LIST,
-    "no-cache": Kind.BOOL,
-    "pull": Kind.BOOL,
-    "network": Kind.STRING,
-    "extra-hosts": Kind.HOSTS,
-    "shm-size": Kind.SIZE,
-    "output": Kind.ONE,
-    "description": Kind.STRING,
-})
-GROUP_ATTRIBUTES: Mapping[str, Kind] = FrozenMap({
-    "targets": Kind.LIST,
-    "description": Kind.STRING,
-})
+TARGET_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
+    {
+        "context": Kind.STRING,
+        "dockerfile": Kind.STRING,
+        "dockerfile-inline": Kind.STRING,
+        "target": Kind.STRING,
+        "tags": Kind.LIST,
+        "args": Kind.MAP,
+        "labels": Kind.MAP,
+        "platform": Kind.ONE,
+        "inherits": Kind.LIST,
+        "depends-on": Kind.LIST,
+        "contexts": Kind.MAP,
+        "cache-from": Kind.LIST,
+        "no-cache": Kind.BOOL,
+        "pull": Kind.BOOL,
+        "network": Kind.STRING,
+        "extra-hosts": Kind.HOSTS,
+        "shm-size": Kind.SIZE,
+        "output": Kind.ONE,
+        "description": Kind.STRING,
+    }
+)
+GROUP_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
+    {
+        "targets": Kind.LIST,
+        "description": Kind.STRING,
+    }
+)
 
 
 # How messages name the types TOML gives; bool before int, as a bool is an int.
@@ -89,8 +93,11 @@ def type_error(key: str, kind: Kind, value: object, at: Origin) -> ConfigError:
 
 def coerce(key: str, kind: Kind, value: object, at: Origin) -> str | bool | tuple[str, ...]:
     """The canonical Python value of a TOML value, or a ConfigError."""
-    strings = (tuple(str(v) for v in value)
-               if isinstance(value, list) and all(isinstance(v, str) for v in value) else None)
+    strings = (
+        tuple(str(v) for v in value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else None
+    )
     if kind is Kind.STRING and isinstance(value, str):
         return value
     if kind is Kind.BOOL and isinstance(value, bool):
@@ -106,8 +113,9 @@ def coerce(key: str, kind: Kind, value: object, at: Origin) -> str | bool | tupl
             if len(strings) == 1:
                 return strings[0]
             what = key.rsplit(".", 1)[-1]
-            raise ConfigError(f"{key} takes one {what}, not {len(strings)}", where=at.where,
-                              hint=one_hint(what))
+            raise ConfigError(
+                f"{key} takes one {what}, not {len(strings)}", where=at.where, hint=one_hint(what)
+            )
     if kind is Kind.HOSTS:
         if strings is not None:
             return strings
@@ -119,8 +127,10 @@ def coerce(key: str, kind: Kind, value: object, at: Origin) -> str | bool | tupl
 def one_hint(what: str) -> str:
     """Why ``platform`` or ``output`` takes one value, where bake takes a list."""
     if what == "platform":
-        return ("bakery builds one platform per target: define a target per platform "
-                "(inherits keeps them short)")
+        return (
+            "bakery builds one platform per target: define a target per platform "
+            "(inherits keeps them short)"
+        )
     return "a target has one output"
 
 
@@ -135,4 +145,3 @@ def map_value(key: str, attr: str, value: object, at: Origin) -> str:
         return "true" if value else "false"
     wanted = "a string" if attr == "contexts" else "a string, number or boolean"
     raise ConfigError(f"{key} must be {wanted}, not {describe(value)}", where=at.where)
-

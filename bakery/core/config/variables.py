@@ -22,11 +22,17 @@ def parse_assignment(text: str) -> tuple[str, str]:
     """``NAME=VALUE`` of ``--var``; the value may be empty or hold ``=``."""
     name, eq, value = text.partition("=")
     if not eq:
-        raise ConfigError(f'--var expects NAME=VALUE, got "{text}"', where="--var",
-                          hint="for example --var VERSION=1.2.3")
+        raise ConfigError(
+            f'--var expects NAME=VALUE, got "{text}"',
+            where="--var",
+            hint="for example --var VERSION=1.2.3",
+        )
     if not VARIABLE_NAME.fullmatch(name):
-        raise ConfigError(f'invalid variable name "{name}" in --var', where="--var",
-                          hint="a name is letters, digits and _, not starting with a digit")
+        raise ConfigError(
+            f'invalid variable name "{name}" in --var',
+            where="--var",
+            hint="a name is letters, digits and _, not starting with a digit",
+        )
     return name, value
 
 
@@ -36,8 +42,14 @@ class Variables:
     ``${...}`` expanded. Values from the command line, environment and built-ins
     are used as they are."""
 
-    def __init__(self, declared: Mapping[str, Value], *, env: Mapping[str, str],
-                 cli_vars: Mapping[str, str], builtins: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        declared: Mapping[str, Value],
+        *,
+        env: Mapping[str, str],
+        cli_vars: Mapping[str, str],
+        builtins: Mapping[str, str],
+    ) -> None:
         self.declared = declared
         self.env = env
         self.cli_vars = cli_vars
@@ -49,8 +61,10 @@ class Variables:
                 raise ConfigError(
                     f'unknown variable "{name}" in --var'
                     + did_you_mean(name, [*declared, *builtins, *BUILTIN_VARIABLES]),
-                    where="--var", hint="--var sets variables the bake files declare in "
-                                        "[variables], and the built-ins")
+                    where="--var",
+                    hint="--var sets variables the bake files declare in "
+                    "[variables], and the built-ins",
+                )
 
     def resolve_all(self) -> dict[str, str]:
         for name in [*self.declared, *self.builtins, *self.cli_vars]:
@@ -68,7 +82,7 @@ class Variables:
             value = self.builtins[name]
         elif name in self.declared:
             if name in self._resolving:
-                cycle = [*self._resolving[self._resolving.index(name):], name]
+                cycle = [*self._resolving[self._resolving.index(name) :], name]
                 raise CycleError("variables", cycle, where=self.declared[cycle[0]].origin.where)
             self._resolving.append(name)
             own = self.declared[name]
@@ -78,13 +92,17 @@ class Variables:
         elif name in BUILTIN_VARIABLES:
             raise ConfigError(
                 f'variable "{name}" in {key} is not set: the bake file is not in a git work tree',
-                where=where, hint=f'give it a fallback in [variables] ({name} = "unknown") '
-                                  f"or pass --var {name}=VALUE")
+                where=where,
+                hint=f'give it a fallback in [variables] ({name} = "unknown") '
+                f"or pass --var {name}=VALUE",
+            )
         else:
             raise ConfigError(
                 f'unknown variable "{name}" in {key}'
                 + did_you_mean(name, [*self.declared, *self.builtins, *self.cli_vars]),
-                where=where, hint='declare it in [variables]; write $${ for a literal "${"')
+                where=where,
+                hint='declare it in [variables]; write $${ for a literal "${"',
+            )
         self.final[name] = value
         return value
 
@@ -100,11 +118,14 @@ def _expand(text: str, variables: Variables, key: str, where: str) -> str:
             pos = dollar + 3
         elif text.startswith("${", dollar):
             end = text.find("}", dollar)
-            name = text[dollar + 2:end] if end >= 0 else ""
+            name = text[dollar + 2 : end] if end >= 0 else ""
             if end < 0 or not VARIABLE_NAME.fullmatch(name):
-                shown = text[dollar:end + 1] if end >= 0 else text[dollar:]
-                raise ConfigError(f'bad variable reference "{shown}" in {key}', where=where,
-                                  hint='write ${NAME}; write $${ for a literal "${"')
+                shown = text[dollar : end + 1] if end >= 0 else text[dollar:]
+                raise ConfigError(
+                    f'bad variable reference "{shown}" in {key}',
+                    where=where,
+                    hint='write ${NAME}; write $${ for a literal "${"',
+                )
             out.append(variables.get(name, key, where))
             pos = end + 1
         else:
@@ -129,6 +150,7 @@ def expand_table(table: Table, variables: Variables) -> None:
     """``${...}`` expanded in every string of ``table``, in place; a problem names the
     key and place of the value it is in."""
     table.attrs = {k: _expand_value(v, variables) for k, v in table.attrs.items()}
-    table.maps = {name: {k: _expand_value(v, variables) for k, v in entries.items()}
-                  for name, entries in table.maps.items()}
-
+    table.maps = {
+        name: {k: _expand_value(v, variables) for k, v in entries.items()}
+        for name, entries in table.maps.items()
+    }

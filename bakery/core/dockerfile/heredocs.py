@@ -24,8 +24,9 @@ _HEREDOC_KEYWORDS = frozenset({"add", "copy", "run"})
 _HEREDOC = re.compile(r"([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)")
 
 
-def read_heredocs(ins: Instruction, line: str, lines: Sequence[str],
-                  index: int) -> tuple[tuple[Heredoc, ...], int]:
+def read_heredocs(
+    ins: Instruction, line: str, lines: Sequence[str], index: int
+) -> tuple[tuple[Heredoc, ...], int]:
     """The heredocs ``ins`` opens, with their bodies, and the index of the line after them.
 
     ``line`` is the instruction's logical line; the bodies are read from
@@ -38,8 +39,10 @@ def read_heredocs(ins: Instruction, line: str, lines: Sequence[str],
         content: list[str] = []
         while True:
             if index == len(lines):
-                raise Fail(f'unterminated heredoc "{doc.name}"',
-                           hint=f"end the heredoc with a line that holds only {doc.name}")
+                raise Fail(
+                    f'unterminated heredoc "{doc.name}"',
+                    hint=f"end the heredoc with a line that holds only {doc.name}",
+                )
             body = lines[index]
             index += 1
             end = body.rstrip("\r\n")
@@ -74,8 +77,10 @@ def _heredoc(word: str) -> Heredoc | None:
         words = split_words(match[3])
         raw = split_words(match[3], raw_quotes=True)
     except ShellError as err:
-        raise Fail(f"invalid heredoc {word}: {err.reason}",
-                   hint="quote the whole delimiter: <<'EOF' or <<\"EOF\"") from None
+        raise Fail(
+            f"invalid heredoc {word}: {err.reason}",
+            hint="quote the whole delimiter: <<'EOF' or <<\"EOF\"",
+        ) from None
     if len(words) != 1:
         return None  # `<<EOF sh` and the like: not one word, not a heredoc
     if len(raw) != 1:
@@ -83,5 +88,6 @@ def _heredoc(word: str) -> Heredoc | None:
     # Quotes anywhere in the delimiter turn expansion off for the body, as in sh.
     quotes = words[0].count("'") + words[0].count('"')
     raw_quotes = raw[0].count("'") + raw[0].count('"')
-    return Heredoc(name=words[0], content="", expand=quotes == raw_quotes,
-                   chomp=match[2] == "-", fd=fd)
+    return Heredoc(
+        name=words[0], content="", expand=quotes == raw_quotes, chomp=match[2] == "-", fd=fd
+    )

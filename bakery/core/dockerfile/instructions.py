@@ -22,8 +22,23 @@ from bakery.core.shell import WHITESPACE
 __all__ = ["KEYWORDS", "parse_instruction"]
 
 KEYWORDS = (
-    "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
-    "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume",
+    "add",
+    "arg",
+    "cmd",
+    "copy",
+    "entrypoint",
+    "env",
+    "expose",
+    "from",
+    "healthcheck",
+    "label",
+    "maintainer",
+    "onbuild",
+    "run",
+    "shell",
+    "stopsignal",
+    "user",
+    "volume",
     "workdir",
 )
 _NOT_TRIGGERS = frozenset({"onbuild", "from", "maintainer"})  # BuildKit refuses these after ONBUILD
@@ -167,14 +182,17 @@ def _json_array(rest: str) -> tuple[str, ...] | None:
     if not rest.startswith("["):
         return None
     try:
-        value = json.loads(rest, parse_float=_go_number, parse_int=_go_number,
-                           parse_constant=_reject_constant)
+        value = json.loads(
+            rest, parse_float=_go_number, parse_int=_go_number, parse_constant=_reject_constant
+        )
     except (ValueError, RecursionError):
         return None
     if not all(isinstance(item, str) for item in value):
         # Valid JSON that is not a list of strings is an error, not shell form.
-        raise Fail("when using JSON array syntax, arrays must be comprised of strings only",
-                   hint='write every element as a "string"')
+        raise Fail(
+            "when using JSON array syntax, arrays must be comprised of strings only",
+            hint='write every element as a "string"',
+        )
     # Go turns an unpaired surrogate escape (\ud800) into U+FFFD.
     return tuple(re.sub("[\ud800-\udfff]", "\ufffd", item) for item in value)
 
@@ -219,7 +237,7 @@ def _key_values(keyword: str) -> Callable[[str, str], tuple[tuple[str, ...], boo
             parts = _BLANKS.split(rest, maxsplit=1)
             if len(parts) < 2:
                 raise Fail(
-                    f'{keyword} {rest} has no value',
+                    f"{keyword} {rest} has no value",
                     hint=f"write {keyword} {rest}=value",
                 )
             return (parts[0], parts[1], ""), False
@@ -294,8 +312,11 @@ def parse_instruction(line: str, escape: str) -> Instruction:
     if parse is None:
         suggestion = did_you_mean(head.upper(), map(str.upper, KEYWORDS))
         # Without a near keyword, the usual cause is a missing continuation above.
-        hint = None if suggestion else (
-            f"if this line continues the one above, end that line with {escape}")
+        hint = (
+            None
+            if suggestion
+            else (f"if this line continues the one above, end that line with {escape}")
+        )
         raise Fail(f'unknown instruction "{head}"{suggestion}', hint=hint)
     args, is_json = parse(rest, escape)
     return Instruction(keyword, args, tuple(flags), json=is_json)

@@ -68,22 +68,28 @@ class _Directives:
             self.done = True
             return False
         if name in self.values:
-            raise Fail(f"only one {name} parser directive can be used",
-                       hint=f"remove the second # {name}= line")
+            raise Fail(
+                f"only one {name} parser directive can be used",
+                hint=f"remove the second # {name}= line",
+            )
         value = match[2]
         if name == "escape" and value not in ("\\", "`"):
-            raise Fail(f"invalid escape token '{value}' does not match ` or \\",
-                       hint="write # escape=\\ or # escape=`")
+            raise Fail(
+                f"invalid escape token '{value}' does not match ` or \\",
+                hint="write # escape=\\ or # escape=`",
+            )
         self.values[name] = value
         return True
 
 
-def _placed(ins: Instruction, start: int, end: int, original: str,
-            heredocs: tuple[Heredoc, ...]) -> Instruction:
+def _placed(
+    ins: Instruction, start: int, end: int, original: str, heredocs: tuple[Heredoc, ...]
+) -> Instruction:
     """``ins`` with its place in the file; an ONBUILD trigger shares its instruction's."""
     onbuild = None if ins.onbuild is None else _placed(ins.onbuild, start, end, original, heredocs)
-    return dataclasses.replace(ins, start_line=start, end_line=end, original=original,
-                               heredocs=heredocs, onbuild=onbuild)
+    return dataclasses.replace(
+        ins, start_line=start, end_line=end, original=original, heredocs=heredocs, onbuild=onbuild
+    )
 
 
 def parse_dockerfile(text: str, *, name: str = "Dockerfile") -> Dockerfile:
@@ -95,7 +101,8 @@ def parse_dockerfile(text: str, *, name: str = "Dockerfile") -> Dockerfile:
         if len(raw.rstrip("\n").encode("utf-8", "surrogatepass")) > _MAX_LINE:
             raise DockerfileError(
                 f"line is longer than {_MAX_LINE} bytes, the most BuildKit reads",
-                where=f"{name}:{number}", hint="split it with line continuations",
+                where=f"{name}:{number}",
+                hint="split it with line continuations",
             )
 
     directives = _Directives()
@@ -140,13 +147,14 @@ def parse_dockerfile(text: str, *, name: str = "Dockerfile") -> Dockerfile:
         except Fail as err:
             raise DockerfileError(err.message, where=f"{name}:{start}", hint=err.hint) from None
 
-        original = "\n".join(lines[start - 1:index])
+        original = "\n".join(lines[start - 1 : index])
         instructions.append(_placed(ins, start, index, original, heredocs))
 
     if not instructions:
         empty = not text.strip(WHITESPACE)
         raise DockerfileError(
-            "the Dockerfile is empty" if empty
+            "the Dockerfile is empty"
+            if empty
             else "the Dockerfile has no instructions, only comments and blank lines",
             where=name,
             hint="a Dockerfile starts with FROM image (after any ARG lines)",

@@ -63,11 +63,30 @@ def test_excluded(text: str, path: str, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "name", "expected"),
-    [("*.go", "a.go", True), ("*.go", "a/b.go", False), ("*/b.go", "a/b.go", True),
-     ("?", "/", False), ("[a-c]x", "bx", True), ("[^a-c]x", "dx", True), ("\\*", "*", True),
-     ("\\*", "a", False), ("[z-a]", "a", False), ("**", "a", True)],
-    ids=["star", "star-not-slash", "two-levels", "question-not-slash", "class", "negated",
-         "escape", "escape-literal", "reversed-range-matches-nothing", "dstar-is-star"],
+    [
+        ("*.go", "a.go", True),
+        ("*.go", "a/b.go", False),
+        ("*/b.go", "a/b.go", True),
+        ("?", "/", False),
+        ("[a-c]x", "bx", True),
+        ("[^a-c]x", "dx", True),
+        ("\\*", "*", True),
+        ("\\*", "a", False),
+        ("[z-a]", "a", False),
+        ("**", "a", True),
+    ],
+    ids=[
+        "star",
+        "star-not-slash",
+        "two-levels",
+        "question-not-slash",
+        "class",
+        "negated",
+        "escape",
+        "escape-literal",
+        "reversed-range-matches-nothing",
+        "dstar-is-star",
+    ],
 )
 def test_path_match_is_go_path_match(pattern: str, name: str, expected: bool) -> None:
     assert path_match(pattern, name) is expected

@@ -167,10 +167,18 @@ def test_patterns_keep_order_lines_and_exceptions() -> None:
 IGNORE_FILE = [
     ("none", "Dockerfile", set(), None),
     ("root", "Dockerfile", {".dockerignore"}, ".dockerignore"),
-    ("own-wins", "Dockerfile", {".dockerignore", "Dockerfile.dockerignore"},
-     "Dockerfile.dockerignore"),
-    ("own-beside-dockerfile", "docker/app.Dockerfile",
-     {".dockerignore", "docker/app.Dockerfile.dockerignore"}, "docker/app.Dockerfile.dockerignore"),
+    (
+        "own-wins",
+        "Dockerfile",
+        {".dockerignore", "Dockerfile.dockerignore"},
+        "Dockerfile.dockerignore",
+    ),
+    (
+        "own-beside-dockerfile",
+        "docker/app.Dockerfile",
+        {".dockerignore", "docker/app.Dockerfile.dockerignore"},
+        "docker/app.Dockerfile.dockerignore",
+    ),
     ("own-path-cleaned", "./Dockerfile", {"Dockerfile.dockerignore"}, "Dockerfile.dockerignore"),
     ("other-dockerfile-own-ignored", "Dockerfile", {"app.Dockerfile.dockerignore"}, None),
     ("inline-dockerfile", None, {".dockerignore", "Dockerfile.dockerignore"}, ".dockerignore"),
@@ -188,10 +196,28 @@ def test_ignore_file_for(dockerfile: str | None, existing: set[str], expected: s
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("", "."), (".", "."), ("a/", "a"), ("./a//b/.", "a/b"), ("a/../..", ".."),
-     ("/../a", "/a"), ("//a", "/a"), ("/", "/"), ("a/b/../../c", "c")],
-    ids=["empty", "dot", "trailing", "mixed", "up-past-start", "up-past-root", "double-root",
-         "root", "fold"],
+    [
+        ("", "."),
+        (".", "."),
+        ("a/", "a"),
+        ("./a//b/.", "a/b"),
+        ("a/../..", ".."),
+        ("/../a", "/a"),
+        ("//a", "/a"),
+        ("/", "/"),
+        ("a/b/../../c", "c"),
+    ],
+    ids=[
+        "empty",
+        "dot",
+        "trailing",
+        "mixed",
+        "up-past-start",
+        "up-past-root",
+        "double-root",
+        "root",
+        "fold",
+    ],
 )
 def test_clean_path_is_go_path_clean(path: str, expected: str) -> None:
     assert clean_path(path) == expected
