@@ -16,15 +16,21 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message, hint=f"see `{self.prog} --help`")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _file_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument(
-        "-f",
-        "--file",
-        dest="files",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="bake file (repeatable; later files override earlier ones). "
+        "-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+        help=help_text,
+    )  # fmt: skip
+
+
+def _names(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help=help_text)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _file_option(
+        parser,
+        "bake file (repeatable; later files override earlier ones). "
         "Default: bake.toml, then bake.override.toml when present",
     )
     parser.add_argument(
@@ -66,12 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shared stage once, independent stages concurrently, tags "
         "moved only for targets that succeeded.",
     )
-    p.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help="targets or groups (default: the group `default` if defined, else `all`)",
-    )
+    _names(p, "targets or groups (default: the group `default` if defined, else `all`)")
     p.add_argument(
         "-j",
         "--jobs",
@@ -130,12 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "share it, the order in waves, and the external images "
         "needed.",
     )
-    p.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help="targets or groups (default: the group `default` if defined, else `all`)",
-    )
+    _names(p, "targets or groups (default: the group `default` if defined, else `all`)")
     p.add_argument(
         "--format", choices=["text", "json"], default="text", help="text (default) or json"
     )
@@ -148,12 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and groups as JSON: variables expanded, inheritance and "
         "--set applied.",
     )
-    p.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help="targets or groups (default: `default` if defined, else `all`)",
-    )
+    _names(p, "targets or groups (default: `default` if defined, else `all`)")
     _common(p)
 
     p = sub.add_parser(
@@ -164,12 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "built (their tags on the daemon); a target without tags is "
         "skipped with a warning.",
     )
-    p.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help="targets or groups (default: `default` if defined, else `all`)",
-    )
+    _names(p, "targets or groups (default: `default` if defined, else `all`)")
     p.add_argument(
         "-j",
         "--jobs",
@@ -205,15 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DOCKERFILE",
         help="the Dockerfile to read (default: Dockerfile)",
     )
-    p.add_argument(
-        "-f",
-        "--file",
-        dest="files",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="the bake file to write (default: bake.toml)",
-    )
+    _file_option(p, "the bake file to write (default: bake.toml)")
 
     p = sub.add_parser(
         "var",
@@ -235,15 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("name", metavar="NAME", help="the variable")
     q.add_argument("value", metavar="VALUE", help="its new value")
-    q.add_argument(
-        "-f",
-        "--file",
-        dest="files",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="the bake file to change (default: bake.toml)",
-    )
+    _file_option(q, "the bake file to change (default: bake.toml)")
 
     p = sub.add_parser(
         "list",

@@ -134,6 +134,28 @@ class StageGraph:
         return tuple(dict.fromkeys(refs))
 
 
+def _declare_args(
+    ins: Instruction,
+    values: dict[str, str],
+    names: list[str],
+    *,
+    build_args: Mapping[str, str],
+    escape: str,
+    name: str,
+    inherited: Mapping[str, str] | None = None,
+) -> None:
+    """An ARG line: each name declared, its value the build argument, else its
+    default expanded, else (inside a stage) the global value."""
+    for arg, default in _arg_pairs(ins):
+        names.append(arg)
+        if arg in build_args:
+            values[arg] = build_args[arg]
+        elif default is not None:
+            values[arg] = _expand(default, values, escape, name, ins)
+        elif inherited is not None and arg in inherited:
+            values[arg] = inherited[arg]
+
+
 def _arg_pairs(instruction: Instruction) -> list[tuple[str, str | None]]:
     pairs: list[tuple[str, str | None]] = []
     for word in instruction.args:
@@ -164,12 +186,7 @@ def read_stages(
         if ins.keyword == "from":
             break
         if ins.keyword == "arg":
-            for arg, default in _arg_pairs(ins):
-                meta_names.append(arg)
-                if arg in build_args:
-                    meta[arg] = build_args[arg]
-                elif default is not None:
-                    meta[arg] = _expand(default, meta, escape, name, ins)
+            _declare_args(ins, meta, meta_names, build_args=build_args, escape=escape, name=name)
         elif ins.keyword not in ("from",):
             raise DockerfileError(
                 f"{ins.keyword.upper()} before the first FROM",
@@ -247,14 +264,15 @@ def read_stages(
         arg_names: list[str] = []
         for ins in chunk[1:]:
             if ins.keyword == "arg":
-                for arg, default in _arg_pairs(ins):
-                    arg_names.append(arg)
-                    if arg in build_args:
-                        env[arg] = build_args[arg]
-                    elif default is not None:
-                        env[arg] = _expand(default, env, escape, name, ins)
-                    elif arg in meta:
-                        env[arg] = meta[arg]
+                _declare_args(
+                    ins,
+                    env,
+                    arg_names,
+                    build_args=build_args,
+                    escape=escape,
+                    name=name,
+                    inherited=meta,
+                )
             elif ins.keyword in ("copy", "add"):
                 ref = ins.flag("from")
                 if ref:

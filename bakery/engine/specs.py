@@ -14,6 +14,7 @@ import re
 import tarfile
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TypedDict
 
 from bakery.core.config import Target
 from bakery.core.ignore import parse_dockerignore
@@ -54,11 +55,8 @@ def target_spec(
         build_args=dict(target.args),
         labels=dict(labels),
         platform=target.platform,
-        network=target.network,
-        extra_hosts=_hosts(target.extra_hosts),
-        shm_size=_bytes(target.shm_size),
         no_cache=no_cache,
-        cache_from=target.cache_from,
+        **_daemon_settings(target),
     )
 
 
@@ -99,12 +97,9 @@ def classic_spec(
         dockerfile=dockerfile,
         build_args=args,
         platform=node.platform,
-        network=target.network,
-        extra_hosts=_hosts(target.extra_hosts),
-        shm_size=_bytes(target.shm_size),
         no_cache=no_cache,
-        cache_from=target.cache_from,
         labels=dict(labels),
+        **_daemon_settings(target),
     )
 
 
@@ -232,6 +227,23 @@ def _line_for_step(node: Node, step: str, *, classic: bool) -> int | None:
         if 0 <= n < len(instructions) and instructions[n].keyword == keyword.lower():
             return instructions[n].start_line
     return candidates[0].start_line if len(candidates) == 1 else None
+
+
+class _Settings(TypedDict):
+    network: str | None
+    extra_hosts: dict[str, str]
+    shm_size: int | None
+    cache_from: tuple[str, ...]
+
+
+def _daemon_settings(target: Target) -> _Settings:
+    """The target's settings that every build of it passes to the daemon."""
+    return {
+        "network": target.network,
+        "extra_hosts": _hosts(target.extra_hosts),
+        "shm_size": _bytes(target.shm_size),
+        "cache_from": target.cache_from,
+    }
 
 
 def _hosts(entries: tuple[str, ...]) -> dict[str, str]:
