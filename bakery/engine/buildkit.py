@@ -25,7 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -40,9 +40,11 @@ from bakery.engine.backend import (
     ProgressEvent,
     StepEvent,
 )
-from bakery.engine.buildkit_trace import TraceError, Vertex, VertexLog, decode_trace
 from bakery.engine.connection import abort_response, daemon_address, unreachable
 from bakery.engine.stream import no_image_id, parse_error_line, read_build, refused
+
+if TYPE_CHECKING:
+    from bakery.engine.buildkit_trace import Vertex, VertexLog
 
 __all__ = ["TAIL_LINES", "BuildKitBackend", "BuildKitStream", "build_params"]
 
@@ -93,6 +95,9 @@ class BuildKitStream:
             self.image_id = str(aux["ID"])
             return []
         if kind == TRACE_ID and isinstance(aux, str | bytes):
+            # Imported on the first trace: a run that builds nothing never decodes one.
+            from bakery.engine.buildkit_trace import TraceError, decode_trace  # noqa: PLC0415
+
             try:
                 update = decode_trace(aux)
             except TraceError:

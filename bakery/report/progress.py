@@ -22,7 +22,6 @@ from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.live import Live
 from rich.text import Text
 
 from bakery.core.plan import Plan
@@ -152,6 +151,9 @@ class LiveProgress:
         self._begun = clock()
         labels = [len(n.label) for n in plan.nodes.values()]
         self._width = min(max(labels, default=0), _MAX_LABEL)
+        # Imported here: plain and quiet progress, as in CI logs, never load it.
+        from rich.live import Live  # noqa: PLC0415
+
         self._live = Live(
             console=console,
             get_renderable=lambda: _View(self),
