@@ -7,6 +7,7 @@ under ``<project>/.bakery/``. Synchronous; safe to share between threads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,6 +49,15 @@ class DigestCache:
         self._seen: set[str] = set()
         self._roots: set[str] = set()
         self._lock = threading.Lock()
+
+    @classmethod
+    def in_folder(cls, state_dir: Path) -> DigestCache:
+        """The cache of a project's state folder, made first when missing: made
+        before any context is read, so that a context holding it looks the same
+        to the first run as to the next."""
+        with contextlib.suppress(OSError):
+            state_dir.mkdir(parents=True, exist_ok=True)
+        return cls.load(state_dir / DIGEST_CACHE_FILE)
 
     @classmethod
     def load(cls, path: Path) -> DigestCache:

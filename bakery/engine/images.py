@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker.errors
 
@@ -34,6 +34,22 @@ class LabelledImage:
     id: str
     labels: dict[str, str]
     tags: tuple[str, ...]
+
+
+class ImageStore(Protocol):
+    """What the runner asks of the daemon's images (``Images`` on a real daemon)."""
+
+    def image_id(self, ref: str) -> str | None: ...
+
+    def base(self, ref: str) -> tuple[str, bool] | None: ...
+
+    def tag(self, image_id: str, refs: tuple[str, ...]) -> None: ...
+
+    def labelled(self, label: str) -> list[LabelledImage]: ...
+
+    def pull(self, ref: str) -> None: ...
+
+    def export(self, image_id: str, dest: Path) -> None: ...
 
 
 class Images:

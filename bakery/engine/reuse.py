@@ -11,25 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from bakery.core.builds import no_cache
 from bakery.core.keys import ContextReads, context_reads, node_key
 from bakery.core.plan import TARGET_PREFIX, Node, Plan
 from bakery.core.stages import Source, SourceKind
-from bakery.engine.images import LabelledImage
+from bakery.engine.images import ImageStore, LabelledImage
 from bakery.engine.labels import KEY_LABEL, stage_tag
 from bakery.engine.snapshots import Snapshots
 from bakery.engine.specs import WHOLE_READ
 
 DOCKER_IMAGE_PREFIX = "docker-image://"
 Bases = Mapping[str, tuple[str, bool] | None]  # image -> (ID, has ONBUILD), None: absent
-
-
-class ImageLookup(Protocol):
-    def base(self, ref: str) -> tuple[str, bool] | None: ...
-
-    def labelled(self, label: str) -> list[LabelledImage]: ...
 
 
 @dataclass
@@ -53,7 +46,7 @@ def external_refs(plan: Plan) -> list[str]:
 async def stage_keys(
     plan: Plan,
     builder: str,
-    images: ImageLookup,
+    images: ImageStore,
     snapshots: Snapshots,
     *,
     no_cache_everywhere: bool,

@@ -19,7 +19,6 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import trio
 
@@ -41,13 +40,13 @@ from bakery.core.status import Status
 from bakery.engine import preflight
 from bakery.engine.backend import BuildFailed, BuildSpec, ProgressEvent, StepEvent
 from bakery.engine.buildkit_stages import StageTracker
-from bakery.engine.digests import DIGEST_CACHE_FILE, DigestCache
+from bakery.engine.digests import DigestCache
 from bakery.engine.events import Event, RunResult, TargetFinished, TargetResult
-from bakery.engine.images import LabelledImage
+from bakery.engine.images import ImageStore
 from bakery.engine.labels import folder_labels, node_labels, stage_tag
 from bakery.engine.record import Record
 from bakery.engine.reuse import DOCKER_IMAGE_PREFIX, StageKeys, stage_keys
-from bakery.engine.snapshots import Offload, Snapshots
+from bakery.engine.snapshots import Offload, Snapshots, threads
 from bakery.engine.specs import (
     DOCKERFILE_IN_TAR,
     base_has_onbuild,
@@ -64,22 +63,6 @@ from bakery.engine.specs import (
 from bakery.engine.threaded import Builder
 
 
-class ImageStore(Protocol):
-    """What the runner asks of the daemon's images (``bakery.engine.images.Images``)."""
-
-    def image_id(self, ref: str) -> str | None: ...
-
-    def base(self, ref: str) -> tuple[str, bool] | None: ...
-
-    def tag(self, image_id: str, refs: tuple[str, ...]) -> None: ...
-
-    def labelled(self, label: str) -> list[LabelledImage]: ...
-
-    def pull(self, ref: str) -> None: ...
-
-    def export(self, image_id: str, dest: Path) -> None: ...
-
-
 @dataclass(frozen=True)
 class RunOptions:
     jobs: int = 4
@@ -87,12 +70,6 @@ class RunOptions:
     no_cache: bool = False
     pull: bool = False  # pull every external image first (targets may ask with pull = true)
     state_dir: Path | None = None  # the project's .bakery folder: the context digest cache
-
-
-def threads(limit: int = 8) -> Offload:
-    """Blocking work in worker threads, at most ``limit`` at a time."""
-    limiter = trio.CapacityLimiter(limit)
-    return functools.partial(trio.to_thread.run_sync, limiter=limiter)
 
 
 class Runner:
@@ -145,7 +122,10 @@ class Runner:
         await self.offload(lambda: preflight.pull_all(wanted, self.images.pull))
         self._previous = await self.offload(self._previous_tags)
         started = trio.current_time()
-        await self._load_digests()
+        if self.options.state_dir is not None:
+            state_dir = self.options.state_dir
+            self.digests = await self.offload(lambda: DigestCache.in_folder(state_dir))
+            self.snapshots.digests = self.digests
         self.keys = await stage_keys(
             self.plan,
             self.builder.name,
@@ -396,18 +376,6 @@ class Runner:
         return str(output.image_id)
 
     # -- images: reuse, contexts, targets -------------------------------------------------
-
-    async def _load_digests(self) -> None:
-        if self.options.state_dir is None:
-            return
-        state_dir = self.options.state_dir
-        # Made before any context is read, so that a context holding it looks the
-        # same to the first run as to the next.
-        with contextlib.suppress(OSError):
-            await self.offload(lambda: state_dir.mkdir(parents=True, exist_ok=True))
-        path = state_dir / DIGEST_CACHE_FILE
-        self.digests = await self.offload(lambda: DigestCache.load(path))
-        self.snapshots.digests = self.digests
 
     async def _reuse(self, node_id: str, nodes: tuple[str, ...]) -> str:
         """The earlier image of ``node_id``, tagged as this run's stage image, with

@@ -6,6 +6,7 @@ for the same folder at once wait for one reading.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,12 @@ from bakery.engine.digests import DigestCache
 
 T = TypeVar("T")
 Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
+def threads(limit: int = 8) -> Offload:
+    """Blocking work in worker threads, at most ``limit`` at a time."""
+    limiter = trio.CapacityLimiter(limit)
+    return functools.partial(trio.to_thread.run_sync, limiter=limiter)
 
 
 class Snapshots:
