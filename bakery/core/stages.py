@@ -258,6 +258,14 @@ def read_stages(
             allow_index=False,
         )
         sources: list[Source] = [base_source]
+
+        def source_of(value: str, via: str, line: int, index: int = index) -> Source:
+            """A ``--from`` of this stage: a stage by name or index, a context, an image."""
+            return _resolve(
+                value, via, line, current=index, by_name=by_name, contexts=lowered_contexts,
+                allow_index=True, count=len(chunks), where=f"{name}:{line}",
+            )  # fmt: skip
+
         # ARGs seen so far in this stage (with their values) expand --from like BuildKit.
         # Inside a stage only its own ARGs are visible (a bare ARG takes the global value).
         env: dict[str, str] = {}
@@ -277,37 +285,13 @@ def read_stages(
                 ref = ins.flag("from")
                 if ref:
                     value = _expand(ref, env, escape, name, ins)
-                    sources.append(
-                        _resolve(
-                            value,
-                            "copy",
-                            ins.start_line,
-                            current=index,
-                            by_name=by_name,
-                            contexts=lowered_contexts,
-                            allow_index=True,
-                            count=len(chunks),
-                            where=f"{name}:{ins.start_line}",
-                        )
-                    )
+                    sources.append(source_of(value, "copy", ins.start_line))
             elif ins.keyword == "run":
                 for raw in ins.flag_values("mount"):
                     mount = parse_mount(raw, where=f"{name}:{ins.start_line}")
                     if mount.from_:
                         value = _expand(mount.from_, env, escape, name, ins)
-                        sources.append(
-                            _resolve(
-                                value,
-                                "mount",
-                                ins.start_line,
-                                current=index,
-                                by_name=by_name,
-                                contexts=lowered_contexts,
-                                allow_index=True,
-                                count=len(chunks),
-                                where=f"{name}:{ins.start_line}",
-                            )
-                        )
+                        sources.append(source_of(value, "mount", ins.start_line))
         stages.append(
             Stage(
                 index=index,
