@@ -6,6 +6,8 @@ import argparse
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import cast
 
@@ -339,6 +341,7 @@ def test_the_documented_exit_codes_are_the_table() -> None:
         Outcome.FAILED: 1,
         Outcome.USAGE: 2,
         Outcome.INTERRUPTED: 130,
+        Outcome.OUTPUT_CLOSED: 141,
     }
     reference = (root / "docs" / "cli.md").read_text()
     readme = " ".join((root / "README.md").read_text().split())
@@ -347,3 +350,36 @@ def test_the_documented_exit_codes_are_the_table() -> None:
         assert f"\n| {code} | " in reference, outcome
         assert f"{code} {outcome.value.split()[0]}" in readme, outcome
         assert f"{code} {outcome.value}" in help_text, outcome
+
+
+@pytest.mark.parametrize("command", ["plan", "print", "build", "push"])
+def test_an_empty_default_group_is_one_error_before_anything_runs(
+    project: Path, command: str
+) -> None:
+    text = TOML.replace('targets = ["client", "server"]', "targets = []")
+    (project / "bake.toml").write_text(text)
+    code, out, err = run(project, command)
+    assert code == 2, err
+    assert err.startswith('error: group.default: group "default" has no targets\n'), err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_output_closed_early_is_quiet(tmp_path: Path) -> None:
+    # Enough output that it cannot all sit in the pipe before the reader goes.
+    (tmp_path / "Dockerfile").write_text("FROM scratch AS a\n")
+    (tmp_path / "bake.toml").write_text(
+        "".join(f'[target.t{i}]\ntarget = "a"\ntags = ["t{i}"]\n' for i in range(600))
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bakery", "print", "all"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.read(10) == b'{\n  "group'
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141, err
+    assert err == b""

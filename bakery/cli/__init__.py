@@ -10,6 +10,7 @@ start fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -18,7 +19,7 @@ from bakery.cli.build import cmd_build, cmd_push
 from bakery.cli.commands import cmd_init, cmd_list, cmd_plan, cmd_print, cmd_prune, cmd_var
 from bakery.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, report_error
 from bakery.cli.parser import build_parser
-from bakery.core.errors import BakeryError
+from bakery.core.errors import EXIT_CODES, BakeryError, Outcome
 
 __all__ = ["build_parser", "main", "report_error"]
 
@@ -42,6 +43,10 @@ def main(
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`bakery print | head`): nothing more to tell it.
+        _silence(out)
+        return EXIT_CODES[Outcome.OUTPUT_CLOSED]
     except BaseExceptionGroup as group:
         # trio gathers what its tasks raised; a user's error inside is still one line.
         found = _first_leaf(group)
@@ -52,6 +57,18 @@ def main(
             report_error(found, err)
             return found.exit_code
         raise
+
+
+def _silence(out: TextIO) -> None:
+    """Point a closed standard output at /dev/null, so that Python's last flush
+    at exit does not complain about it."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):
+        return  # not a file (a test's buffer): nothing will flush it
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:

@@ -927,3 +927,26 @@ def test_shipped_files_load(path: str) -> None:
     assert project.select([])
     for target in project.targets.values():
         assert target.to_json()["context"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "message", "where"),
+    [
+        (
+            "[group.default]\ntargets = []\n[target.a]\n",
+            [],
+            'group "default" has no targets',
+            "group.default",
+        ),
+        ("[variables]\nA = '1'\n", ["all"], "there are no targets", None),
+    ],
+    ids=["empty-default-group", "no-targets-at-all"],
+)
+def test_a_selection_of_no_target_is_an_error(
+    text: str, names: list[str], message: str, where: str | None
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load([text]).select(names)
+    assert info.value.message == message
+    assert info.value.where == where
+    assert info.value.hint is not None

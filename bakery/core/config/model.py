@@ -147,13 +147,23 @@ class Project:
 
         Groups expand (nested), ``all`` is every target unless a group or target
         is called ``all``, no names means ``default`` if defined else ``all``.
-        Order is kept, duplicates dropped. Unknown names are a ConfigError.
+        Order is kept, duplicates dropped. Unknown names, and names that select
+        no target, are a ConfigError.
         """
         if not names:
             names = ["default"] if "default" in self.groups else ["all"]
         out: dict[str, None] = {}
         for name in names:
             self._expand(name, out, [])
+        if not out:
+            # Nothing to plan or build is a mistake to name, not an empty report.
+            groups = [n for n in names if n in self.groups]
+            raise ConfigError(
+                f'group "{groups[0]}" has no targets' if groups else "there are no targets",
+                where=f"group.{groups[0]}" if groups else None,
+                hint="list targets in the group, or name the targets to build "
+                "(`bakery list` shows them)",
+            )
         return tuple(out)
 
     def _expand(self, name: str, out: dict[str, None], stack: list[str]) -> None:
