@@ -52,7 +52,9 @@ class Node:
 
     @property
     def external_images(self) -> tuple[str, ...]:
-        return tuple(s.ref for s in self.stage.sources if s.kind is SourceKind.IMAGE)
+        """The images the stage names; an empty name (``--from=$UNSET``) is none:
+        the daemon's build reports it."""
+        return tuple(s.ref for s in self.stage.sources if s.kind is SourceKind.IMAGE and s.ref)
 
 
 @dataclass(frozen=True)

@@ -60,13 +60,19 @@ class Images:
 
     def image_id(self, ref: str) -> str | None:
         """The ID ``ref`` names now, ``None`` when there is no such image."""
+        if not ref:
+            return None
         try:
             return str(self.client.inspect_image(ref)["Id"])
         except docker.errors.ImageNotFound:
             return None
 
     def base(self, ref: str) -> tuple[str, bool] | None:
-        """An image's ID and whether it has ONBUILD triggers; ``None`` when absent."""
+        """An image's ID and whether it has ONBUILD triggers; ``None`` when absent.
+        An empty name (``COPY --from=$UNSET``) names none: the daemon's build says
+        what is wrong with it, as with ``docker build``."""
+        if not ref:
+            return None
         try:
             info = self.client.inspect_image(ref)
         except docker.errors.APIError:

@@ -339,3 +339,9 @@ def test_unknown_target_stage_is_a_config_error_naming_the_target() -> None:
     assert info.value.message == ('stage "clinet" is not in Dockerfile; did you mean "client"?')
     assert info.value.where == "target.client"
     assert info.value.exit_code == 2
+
+
+def test_an_empty_image_name_is_not_an_external_image() -> None:
+    text = "FROM busybox AS a\nARG UNSET\nCOPY --from=$UNSET . .\n"
+    plan = plan_of('[target.a]\ntarget = "a"\n', {"Dockerfile": text}, ["a"])
+    assert plan.external_images() == ("busybox",)

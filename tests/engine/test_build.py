@@ -973,3 +973,23 @@ def test_a_skipped_shared_stage_does_not_skip_a_stage_another_builds(
         "bad": "failed",
     }, status
     assert containers(client, nonce) == set()
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_copy_from_an_unset_variable_is_the_daemons_error(
+    client: docker.DockerClient, prefix: str, tmp_path: Path, builder: str
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM bakery-busybox:latest AS a\nARG UNSET\nCOPY --from=$UNSET . .\n",
+            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
+        },
+    )
+    run = bakery(tmp_path, "build", "--builder", builder, "--progress", "plain")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    # Both builders refuse the empty name; bakery passes their word on.
+    assert "invalid reference format" in run.stdout + run.stderr
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(f"{prefix}-a")
