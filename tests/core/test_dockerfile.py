@@ -575,3 +575,23 @@ def test_error_names_the_file_and_hints() -> None:
 
 def test_longest_line_is_accepted() -> None:
     assert _one("RUN " + "x" * 65531 + "\n").args == ("x" * 65531,)
+
+
+def test_directives_read_as_buildkits_pattern_in_linear_time() -> None:
+    import itertools
+    import re
+    import time
+
+    from bakery.core.dockerfile.parser import directive
+
+    # BuildKit's own pattern is the oracle on every short text of these characters.
+    pattern = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*")
+    for size in range(6):
+        for chars in itertools.product("a1= \t\n", repeat=size):
+            text = "".join(chars)
+            match = pattern.fullmatch(text)
+            assert directive(text) == (match.groups() if match else None), repr(text)
+    start = time.perf_counter()
+    dockerfile = parse_dockerfile("# syntax=a" + " " * 65_000 + "b\nFROM busybox\n")
+    assert time.perf_counter() - start < 1.0
+    assert dockerfile.instructions[0].keyword == "from"

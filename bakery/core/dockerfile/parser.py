@@ -24,7 +24,8 @@ __all__ = ["parse_dockerfile"]
 
 _DIRECTIVES = frozenset({"syntax", "escape", "check"})
 # Go's \s is [\t\n\f\r ]: no \v and nothing beyond ASCII.
-_DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*")
+_DIRECTIVE_NAME = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=")
+_GO_SPACE = "\t\n\f\r "
 _MAX_LINE = 65535  # bytes: BuildKit's line scanner stops at bufio.MaxScanTokenSize - 1
 _BOM = "\ufeff"
 
@@ -49,6 +50,23 @@ def _is_comment(line: str) -> bool:
     return line.lstrip(WHITESPACE).startswith("#")
 
 
+def directive(text: str) -> tuple[str, str] | None:
+    """``name=value`` of a directive line after its ``#``, as BuildKit's
+    ``\\s*([a-zA-Z][a-zA-Z0-9]*)\\s*=\\s*(.+?)\\s*`` reads it, in linear time
+    (that pattern, run by a backtracking engine, is quadratic in the blanks)."""
+    match = _DIRECTIVE_NAME.match(text)
+    if match is None:
+        return None
+    rest = text[match.end() :]
+    if not rest or "\n" in rest.strip(_GO_SPACE):
+        return None
+    value = rest.strip(_GO_SPACE)
+    if not value:
+        # Only blanks: the lazy group still takes one, the last it can (not a newline).
+        value = rest.rstrip("\n")[-1:]
+    return (match[1], value) if value else None
+
+
 class _Directives:
     """Parser directives: ``# name=value`` lines before anything else."""
 
@@ -60,11 +78,9 @@ class _Directives:
         """Whether ``line`` (without its ending) is a directive. Raises ``Fail``."""
         if self.done:
             return False
-        match = None
-        if line.startswith("#"):
-            match = _DIRECTIVE.fullmatch(line[1:].lstrip(WHITESPACE))
-        name = match[1].lower() if match else ""
-        if match is None or name not in _DIRECTIVES:
+        found = directive(line[1:].lstrip(WHITESPACE)) if line.startswith("#") else None
+        name = found[0].lower() if found else ""
+        if found is None or name not in _DIRECTIVES:
             self.done = True
             return False
         if name in self.values:
@@ -72,7 +88,7 @@ class _Directives:
                 f"only one {name} parser directive can be used",
                 hint=f"remove the second # {name}= line",
             )
-        value = match[2]
+        value = found[1]
         if name == "escape" and value not in ("\\", "`"):
             raise Fail(
                 f"invalid escape token '{value}' does not match ` or \\",
