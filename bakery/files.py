@@ -1,4 +1,6 @@
-"""Writing a file so that no reader ever sees half of it: bakery's one atomic write.
+"""Writing a file so that no reader ever sees half of it: bakery's one atomic
+write; and reading one that must be a regular file, so that a FIFO or a device
+named as a Dockerfile is an error, never a wait.
 
 Bake files (``bakery init``, ``bakery var set``), the JSON report
 (``--report-file``) and the engine's digest cache are all replaced this way. It
@@ -15,7 +17,27 @@ import stat
 import threading
 from pathlib import Path
 
-__all__ = ["is_temporary", "write_atomically"]
+__all__ = ["NotAFile", "is_temporary", "read_regular", "write_atomically"]
+
+
+class NotAFile(OSError):
+    """The path names something other than a regular file (a FIFO, a folder, a device)."""
+
+
+def read_regular(path: Path | str) -> bytes:
+    """The bytes of the regular file at ``path`` (a symlink is followed).
+    Opened without blocking, so that a FIFO is refused at once rather than waited
+    on. Raises ``NotAFile``, or the ``OSError`` of the failed open or read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
 
 # The temporary file is named after the process, so that a user can tell whose
 # it is; the lock keeps two threads of one process from sharing it.

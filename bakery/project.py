@@ -19,7 +19,7 @@ from bakery.core.config import Project, SourceFile, Target, load_project
 from bakery.core.dockerfile import Dockerfile, parse_dockerfile
 from bakery.core.errors import BakeryError, ConfigError
 from bakery.core.stages import Platform, StageGraph, read_stages
-from bakery.files import write_atomically
+from bakery.files import read_regular, write_atomically
 
 DEFAULT_FILES = ("bake.toml", "bake.override.toml")
 _ARCH = {
@@ -43,7 +43,7 @@ def read_bake_files(names: Sequence[str], cwd: Path) -> list[SourceFile]:
     """The bake files named by ``-f`` or, without, bake.toml and bake.override.toml."""
     if names:
         paths = [(n, cwd / n) for n in names]
-        missing = [n for n, p in paths if not p.is_file()]
+        missing = [n for n, p in paths if not p.exists()]
         if missing:
             raise ConfigError(
                 f"bake file not found: {missing[0]}",
@@ -51,7 +51,8 @@ def read_bake_files(names: Sequence[str], cwd: Path) -> list[SourceFile]:
                 hint="check the path given to -f",
             )
     else:
-        paths = [(n, cwd / n) for n in DEFAULT_FILES if (cwd / n).is_file()]
+        # exists, not is_file: a bake.toml that is a FIFO or a folder gets its own error.
+        paths = [(n, cwd / n) for n in DEFAULT_FILES if (cwd / n).exists()]
         if not paths:
             raise ConfigError(
                 "no bake.toml in this folder",
@@ -62,7 +63,7 @@ def read_bake_files(names: Sequence[str], cwd: Path) -> list[SourceFile]:
     files = []
     for shown, path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_regular(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"cannot read {shown}: {err}", where=shown) from None
         files.append(SourceFile(path=shown, text=text, base_dir=str(path.resolve().parent)))
@@ -143,7 +144,7 @@ class DockerfileCache:
         if path not in self._files:
             shown = os.path.relpath(path) if os.path.isabs(path) else path
             try:
-                text = Path(path).read_text(encoding="utf-8")
+                text = read_regular(path).decode("utf-8")
             except FileNotFoundError:
                 raise ConfigError(
                     f"Dockerfile not found: {shown}",

@@ -383,3 +383,23 @@ def test_output_closed_early_is_quiet(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=60)
     assert process.returncode == 141, err
     assert err == b""
+
+
+@pytest.mark.parametrize("which", ["Dockerfile", "bake.toml", "init"])
+def test_a_fifo_is_refused_at_once_not_waited_on(project: Path, which: str) -> None:
+    name = "Dockerfile" if which == "init" else which
+    (project / name).unlink()
+    os.mkfifo(project / name)
+    command = ["init", "Dockerfile", "-f", "new.toml"] if which == "init" else ["plan"]
+    # A subprocess, so that a wait fails the test instead of hanging the suite.
+    done = subprocess.run(
+        [sys.executable, "-m", "bakery", *command],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "is not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr

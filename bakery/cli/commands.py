@@ -75,14 +75,15 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     from bakery.core.dockerfile import parse_dockerfile
     from bakery.core.edit import init_text
     from bakery.core.stages import Platform, read_stages
+    from bakery.files import read_regular
     from bakery.project import host_platform_name, write_text_atomically
 
     dockerfile = Path(args.dockerfile)
     try:
-        text = dockerfile.read_text(encoding="utf-8")
-    except OSError as err:
+        text = read_regular(dockerfile).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(
-            f"cannot read {args.dockerfile}: {err.strerror}",
+            f"cannot read {args.dockerfile}: {getattr(err, 'strerror', None) or err}",
             where=args.dockerfile,
             hint="name the Dockerfile to read",
         ) from None

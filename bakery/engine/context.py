@@ -41,6 +41,7 @@ from bakery.core.ignore import (
 )
 from bakery.engine.digests import DIGEST_CACHE_FILE, DigestCache
 from bakery.engine.walk import ContextFile, FilesOnDisk, Walker
+from bakery.files import read_regular
 
 __all__ = [
     "DIGEST_CACHE_FILE",
@@ -104,7 +105,7 @@ class ContextSnapshot:
         if ignore_file is not None:
             ignore_path = root / ignore_file
             try:
-                text = ignore_path.read_bytes().decode("utf-8", "surrogateescape")
+                text = read_regular(ignore_path).decode("utf-8", "surrogateescape")
             except OSError as err:
                 raise ConfigError(
                     f"cannot read the ignore file: {err.strerror}",
