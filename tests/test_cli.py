@@ -403,3 +403,10 @@ def test_a_fifo_is_refused_at_once_not_waited_on(project: Path, which: str) -> N
     assert done.returncode == 2, done.stderr
     assert "is not a regular file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_report_file_that_is_a_folder_fails_before_building(project: Path) -> None:
+    (project / "reports").mkdir()
+    code, _, err = run(project, "build", "--report-file", "reports")
+    assert code == 2, err
+    assert err.startswith("error: --report-file: 'reports' is a folder\n"), err

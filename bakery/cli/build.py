@@ -38,6 +38,12 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
             where="--report-file",
             hint="create the folder first",
         )
+    if report_file is not None and report_file.is_dir():
+        raise ConfigError(
+            f"{str(report_file)!r} is a folder",
+            where="--report-file",
+            hint="name the file to write the report to, e.g. DIR/report.json",
+        )
     project = load_project(args)
     names = project.select(args.names)
     plan = make_plan(project.targets, names, DockerfileCache().graph)

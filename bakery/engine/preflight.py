@@ -42,9 +42,11 @@ def check(plan: Plan, builder: str) -> None:
             )
         if target.output and target.output.startswith("type=local"):
             dest = output_dest(target.output)
-            if os.path.exists(dest) and not os.path.isdir(dest):
+            # The folder, or the nearest of its parents that exists, must be a folder.
+            blocker = next((p for p in (dest, *_parents(dest)) if os.path.lexists(p)), None)
+            if blocker is not None and not os.path.isdir(blocker):
                 raise ConfigError(
-                    f"output: {dest} exists and is not a folder",
+                    f"output: {blocker} exists and is not a folder",
                     where=where,
                     hint="name a folder for type=local",
                 )
@@ -74,3 +76,13 @@ def pull_all(wanted: dict[str, str], pull: Callable[[str], None]) -> None:
                 hint="check the image name and that its registry is reachable, "
                 "or build without --pull / pull = true to use the local image",
             ) from None
+
+
+def _parents(path: str) -> list[str]:
+    """The folders above ``path``, nearest first (as written: relative stays relative)."""
+    out = []
+    head = os.path.dirname(os.path.normpath(path))
+    while head and head not in out:
+        out.append(head)
+        head = os.path.dirname(head)
+    return out

@@ -497,3 +497,17 @@ async def test_sigint_is_an_interrupt_not_a_crash(
         result = await runner.run(handle_sigint=True)
     assert result.interrupted
     assert statuses(h, dict(result.nodes))["base"] == "cancelled"
+
+
+async def test_an_output_folder_below_a_file_fails_before_building(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    toml = TOML.replace(
+        'tags = ["app-client:latest"]',
+        'tags = ["app-client:latest"]\noutput = "type=local,dest=out/files"',
+    )
+    h = make(tmp_path, "buildkit", {**FILES, "bake.toml": toml, "out": "a file\n"}, "client")
+    with pytest.raises(ConfigError, match="out exists and is not a folder"):
+        await h.runner().run()
+    assert h.builder.builds == []
+    assert "app-client:latest" not in h.images.tags
