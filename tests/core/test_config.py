@@ -950,3 +950,44 @@ def test_a_selection_of_no_target_is_an_error(
     assert info.value.message == message
     assert info.value.where == where
     assert info.value.hint is not None
+
+
+def test_a_variable_that_doubles_again_and_again_stops_at_the_size_limit() -> None:
+    lines = ["[variables]", 'V0 = "xx"']
+    lines += [f'V{i} = "${{V{i - 1}}}${{V{i - 1}}}"' for i in range(1, 25)]
+    lines += ["[target.a]", 'tags = ["${V24}"]']
+    with pytest.raises(ConfigError) as info:
+        load(["\n".join(lines) + "\n"])
+    assert info.value.message == "variables.V20 expands to more than 1 MiB"
+    assert info.value.where == "bake.toml:22"
+
+
+def test_a_chain_of_variables_deeper_than_the_limit_is_an_error() -> None:
+    # Declared last first, so that resolving the first walks the whole chain.
+    lines = ["[variables]", *(f'C{i} = "${{C{i - 1}}}"' for i in range(500, 0, -1)), 'C0 = "x"']
+    with pytest.raises(ConfigError) as info:
+        load(["\n".join(lines) + "\n[target.a]\n"])
+    assert (
+        info.value.message
+        == 'variable "C400" is more than 100 variables deep (each using the next)'
+    )
+    assert info.value.hint is not None
+
+
+def test_long_chains_of_inherits_and_nested_groups_need_no_recursion() -> None:
+    count = 1500  # well past Python's recursion limit
+    inherits = ['[target.t0]\nargs = { A = "1" }\n']
+    inherits += [f'[target.t{i}]\ninherits = ["t{i - 1}"]\n' for i in range(1, count)]
+    project = load(["".join(inherits)])
+    assert dict(project.targets[f"t{count - 1}"].args) == {"A": "1"}
+    groups = ["[target.a]\n"]
+    groups += [f'[group.g{i}]\ntargets = ["g{i + 1}"]\n' for i in range(count - 1)]
+    groups += [f'[group.g{count - 1}]\ntargets = ["a"]\n']
+    assert load(["".join(groups)]).select(["g0"]) == ("a",)
+
+
+def test_values_nested_too_deep_for_the_toml_reader_are_one_error() -> None:
+    text = "[target.a]\nargs = " + "{ a = " * 2000 + '"x"' + " }" * 2000 + "\n"
+    with pytest.raises(ConfigError) as info:
+        load([text])
+    assert info.value.message == "invalid TOML: arrays or inline tables nest too deep"

@@ -154,7 +154,7 @@ class Project:
             names = ["default"] if "default" in self.groups else ["all"]
         out: dict[str, None] = {}
         for name in names:
-            self._expand(name, out, [])
+            self._expand(name, out)
         if not out:
             # Nothing to plan or build is a mistake to name, not an empty report.
             groups = [n for n in names if n in self.groups]
@@ -166,14 +166,28 @@ class Project:
             )
         return tuple(out)
 
-    def _expand(self, name: str, out: dict[str, None], stack: list[str]) -> None:
+    def _expand(self, root: str, out: dict[str, None]) -> None:
+        """Add the targets ``root`` names to ``out``, depth first, in order; without
+        recursion, since groups may nest deep. Each entry has the groups above it."""
+        todo: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+        while todo:
+            name, above = todo.pop()
+            self._expand_one(name, above, out, todo)
+
+    def _expand_one(
+        self,
+        name: str,
+        above: tuple[str, ...],
+        out: dict[str, None],
+        todo: list[tuple[str, tuple[str, ...]]],
+    ) -> None:
         if name in self.targets:
             out[name] = None
         elif name in self.groups:
-            if name in stack:
-                raise CycleError("groups", [*stack[stack.index(name) :], name])
-            for member in self.groups[name].targets:
-                self._expand(member, out, [*stack, name])
+            if name in above:
+                raise CycleError("groups", [*above[above.index(name) :], name])
+            members = self.groups[name].targets
+            todo.extend((m, (*above, name)) for m in reversed(members))
         elif name == "all":
             out.update(dict.fromkeys(self.targets))
         else:

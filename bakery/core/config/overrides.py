@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from bakery.core.config.schema import DOCS_HINT, TARGET_ATTRIBUTES, Kind
 from bakery.core.config.tables import Origin, Table, Value
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
-from bakery.core.graph import find_cycle
+from bakery.core.graph import find_cycle, topological_order
 
 
 def apply_inherits(targets: Mapping[str, Table]) -> dict[str, Table]:
@@ -36,23 +36,20 @@ def apply_inherits(targets: Mapping[str, Table]) -> dict[str, Table]:
     if cycle is not None:
         raise CycleError("inherits", cycle, where=targets[cycle[0]].attrs["inherits"].origin.where)
 
+    # Parents first, without recursion: a chain of inherits may be long.
     resolved: dict[str, Table] = {}
-
-    def resolve(name: str) -> Table:
-        if name not in resolved:
-            own = targets[name]
-            table = Table(name, own.origin)
-            for parent in parents[name]:
-                table.merge(resolve(parent))
-            table.merge(own)
-            if "inherits" in own.attrs:
-                table.attrs["inherits"] = own.attrs["inherits"]
-            else:
-                table.attrs.pop("inherits", None)
-            resolved[name] = table
-        return resolved[name]
-
-    return {name: resolve(name) for name in targets}
+    for name in topological_order(parents):
+        own = targets[name]
+        table = Table(name, own.origin)
+        for parent in parents[name]:
+            table.merge(resolved[parent])
+        table.merge(own)
+        if "inherits" in own.attrs:
+            table.attrs["inherits"] = own.attrs["inherits"]
+        else:
+            table.attrs.pop("inherits", None)
+        resolved[name] = table
+    return {name: resolved[name] for name in targets}
 
 
 def apply_set(text: str, targets: Mapping[str, Table], base_dir: str) -> None:

@@ -44,6 +44,13 @@ def _parse_toml(source: SourceFile) -> dict[str, Any]:
         return tomllib.loads(source.text)
     except tomllib.TOMLDecodeError:
         pass
+    except RecursionError:
+        # Both readers recurse into nested arrays and inline tables.
+        raise ConfigError(
+            "invalid TOML: arrays or inline tables nest too deep",
+            where=source.path,
+            hint="bakery reads values nested up to a few hundred levels",
+        ) from None
     try:
         return tomlkit.parse(source.text).unwrap()
     except tomlkit.exceptions.ParseError as err:

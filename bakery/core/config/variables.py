@@ -36,6 +36,13 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name, value
 
 
+# Limits that keep a hostile or mistaken bake file from taking unbounded time
+# and memory: a value that ``${...}`` grows past this is an error, and so is a
+# chain of variables that use one another deeper than this.
+MAX_EXPANDED = 1 << 20  # characters
+MAX_DEPTH = 100
+
+
 class Variables:
     """Final variable values: ``--var``, then the environment (for names the files
     declare), then the built-ins, then the files' values with their own
@@ -84,8 +91,15 @@ class Variables:
             if name in self._resolving:
                 cycle = [*self._resolving[self._resolving.index(name) :], name]
                 raise CycleError("variables", cycle, where=self.declared[cycle[0]].origin.where)
-            self._resolving.append(name)
             own = self.declared[name]
+            if len(self._resolving) >= MAX_DEPTH:
+                raise ConfigError(
+                    f'variable "{name}" is more than {MAX_DEPTH} variables deep '
+                    f"(each using the next)",
+                    where=own.origin.where,
+                    hint="bakery stops at that depth; use fewer levels of ${...}",
+                )
+            self._resolving.append(name)
             assert isinstance(own.value, str)
             value = _expand(own.value, self, own.key, own.origin.where)
             self._resolving.pop()
@@ -111,6 +125,7 @@ def _expand(text: str, variables: Variables, key: str, where: str) -> str:
     """``${NAME}`` replaced by its value; ``$${`` is a literal ``${``; other ``$`` stay."""
     out: list[str] = []
     pos = 0
+    size = 0  # of what ``out`` holds, about: enough to stop a runaway expansion
     while (dollar := text.find("$", pos)) >= 0:
         out.append(text[pos:dollar])
         if text.startswith("$${", dollar):
@@ -126,7 +141,16 @@ def _expand(text: str, variables: Variables, key: str, where: str) -> str:
                     where=where,
                     hint='write ${NAME}; write $${ for a literal "${"',
                 )
-            out.append(variables.get(name, key, where))
+            value = variables.get(name, key, where)
+            out.append(value)
+            size += len(value) + dollar - pos
+            if size > MAX_EXPANDED:
+                raise ConfigError(
+                    f"{key} expands to more than {MAX_EXPANDED // (1 << 20)} MiB",
+                    where=where,
+                    hint="bakery stops there; a variable may be using another twice, "
+                    "over and over",
+                )
             pos = end + 1
         else:
             out.append("$")
