@@ -341,6 +341,8 @@ def test_the_documented_exit_codes_are_the_table() -> None:
         Outcome.FAILED: 1,
         Outcome.USAGE: 2,
         Outcome.INTERRUPTED: 130,
+        Outcome.TERMINATED: 143,
+        Outcome.HUNG_UP: 129,
         Outcome.OUTPUT_CLOSED: 141,
     }
     reference = (root / "docs" / "cli.md").read_text()

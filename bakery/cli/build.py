@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bakery.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, load_project, report_error
-from bakery.core.errors import BakeryError, ConfigError
+from bakery.cli.common import EXIT_FAILED, EXIT_OK, load_project, report_error
+from bakery.core.errors import EXIT_CODES, BakeryError, ConfigError, Outcome
 
 
 def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
@@ -73,8 +74,14 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
             ),
             progress,
         )
-        result = trio.run(lambda: runner.run(handle_sigint=True))
-    code = EXIT_INTERRUPTED if result.interrupted else EXIT_OK if result.ok else EXIT_FAILED
+        result = trio.run(lambda: runner.run(handle_signals=True))
+    code = (
+        _stopped_code(result.signal)
+        if result.interrupted
+        else EXIT_OK
+        if result.ok
+        else EXIT_FAILED
+    )
     facts = image_sizes(Images(client).sizes(images_to_inspect(plan, result)))
     if args.push:
         code, facts = _push_after_build(client, plan, result, facts, code, jobs=jobs)
@@ -173,3 +180,13 @@ def _push_after_build(
             )
             code = EXIT_FAILED
     return code, dataclasses.replace(facts, pushed=pushed)
+
+
+def _stopped_code(number: int | None) -> int:
+    """The exit code of a run a signal stopped: 130 for Ctrl-C, 143 for SIGTERM,
+    129 for SIGHUP, as a shell reports a process those signals end."""
+    outcome = {
+        signal.SIGTERM: Outcome.TERMINATED,
+        signal.SIGHUP: Outcome.HUNG_UP,
+    }.get(signal.Signals(number) if number else signal.SIGINT, Outcome.INTERRUPTED)
+    return EXIT_CODES[outcome]

@@ -26,6 +26,8 @@ class Outcome(enum.Enum):
     FAILED = "a build or push failed"
     USAGE = "usage or configuration error (nothing was built)"
     INTERRUPTED = "interrupted"
+    TERMINATED = "terminated (SIGTERM, as a CI runner cancels a job)"
+    HUNG_UP = "hung up (SIGHUP)"
     OUTPUT_CLOSED = "output closed early (as by a pipe to head)"
 
 
@@ -35,6 +37,8 @@ EXIT_CODES: Final[Mapping[Outcome, int]] = MappingProxyType(
         Outcome.FAILED: 1,  # also: the daemon could not be reached, a pull failed
         Outcome.USAGE: 2,  # a bad bake file, Dockerfile, name or option
         Outcome.INTERRUPTED: 130,  # 128 + SIGINT, as shells report Ctrl-C
+        Outcome.TERMINATED: 143,  # 128 + SIGTERM
+        Outcome.HUNG_UP: 129,  # 128 + SIGHUP
         Outcome.OUTPUT_CLOSED: 141,  # 128 + SIGPIPE, as a program killed by it reports
     }
 )

@@ -93,6 +93,7 @@ class RunResult:
     started: float
     finished: float
     interrupted: bool = False
+    signal: int | None = None  # the signal that interrupted the run, if one did
     backend: str = ""
 
     @property

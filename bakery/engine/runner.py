@@ -72,6 +72,9 @@ class RunOptions:
     state_dir: Path | None = None  # the project's .bakery folder: the context digest cache
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class Runner:
     """Runs one plan. ``folder_builder`` turns a folder used as a named context
     into an image (the classic builder: it hides its Dockerfile from COPY)."""
@@ -104,20 +107,21 @@ class Runner:
         self._splits: set[str] = set()
         self._folders: dict[str, str] = {}
         self._nursery: trio.Nursery | None = None
+        self._signal: int | None = None
 
     # -- the run ---------------------------------------------------------------------
 
-    async def run(self, *, handle_sigint: bool = False) -> RunResult:
+    async def run(self, *, handle_signals: bool = False) -> RunResult:
         """Build every node of the plan; tag each target whose image was built."""
         preflight.check(self.plan, self.builder.name)
         try:
-            return await self._run(handle_sigint)
+            return await self._run(handle_signals)
         finally:
             if self.digests is not None:
                 with contextlib.suppress(OSError):
                     self.digests.save()
 
-    async def _run(self, handle_sigint: bool) -> RunResult:
+    async def _run(self, handle_signals: bool) -> RunResult:
         wanted = preflight.images_to_pull(self.plan, pull_all=self.options.pull)
         await self.offload(lambda: preflight.pull_all(wanted, self.images.pull))
         self._previous = await self.offload(self._previous_tags)
@@ -142,8 +146,8 @@ class Runner:
         )
         self.record = Record(self.schedule, self.emit)
         async with trio.open_nursery() as outer:
-            if handle_sigint:
-                outer.start_soon(self._watch_sigint)
+            if handle_signals:
+                outer.start_soon(self._watch_signals)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._dispatch()
@@ -169,6 +173,7 @@ class Runner:
             started=started,
             finished=finished,
             interrupted=self.schedule.interrupted,
+            signal=self._signal,
             backend=self.builder.name,
         )
 
@@ -214,9 +219,12 @@ class Runner:
         if self.schedule.stopping:
             self._nursery.cancel_scope.cancel()
 
-    async def _watch_sigint(self) -> None:
-        with trio.open_signal_receiver(signal.SIGINT) as signals:
-            async for _ in signals:
+    async def _watch_signals(self) -> None:
+        """Ctrl-C, and the SIGTERM a CI runner sends on cancel, and SIGHUP: each
+        stops the running builds on the daemon, and the run ends with its report."""
+        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            async for number in signals:
+                self._signal = number
                 self.schedule.interrupt()
                 if self._nursery is not None:
                     self._nursery.cancel_scope.cancel()

@@ -363,12 +363,18 @@ def test_failure_keeps_old_tag_and_leaves_no_container(
     assert containers(client, nonce) == set()
 
 
+@pytest.mark.parametrize(
+    ("number", "expected"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["INT", "TERM"]
+)
 @pytest.mark.parametrize("builder", BUILDERS)
-def test_sigint_stops_the_daemon_build(
+def test_a_stop_signal_stops_the_daemon_build(
     client: docker.DockerClient,
     prefix: str,
     tmp_path: Path,
+    *,
     builder: str,
+    number: signal.Signals,
+    expected: int,
 ) -> None:
     write_tree(
         tmp_path,
@@ -395,13 +401,13 @@ def test_sigint_stops_the_daemon_build(
         assert any("sleeping" in s for s in seen), "".join(seen)
         time.sleep(0.5)
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(number)
         out, err = proc.communicate(timeout=30)
         code = proc.returncode
         took = time.monotonic() - sent
     assert "Traceback" not in err, err
     assert "interrupted" in out + err
-    assert code == 130
+    assert code == expected
     assert took < 5, f"took {took:.1f}s to stop"
     assert containers(client, nonce) == set()
     with pytest.raises(docker.errors.ImageNotFound):

@@ -482,21 +482,26 @@ async def test_a_failed_export_is_one_error_naming_the_target(
     assert "app-client:latest" in h.images.tags  # tagged first, as before
 
 
-async def test_sigint_is_an_interrupt_not_a_crash(
-    tmp_path: Path, autojump_clock: trio.abc.Clock
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+async def test_a_stop_signal_is_an_interrupt_not_a_crash(
+    tmp_path: Path, number: signal.Signals, autojump_clock: trio.abc.Clock
 ) -> None:
     h = make(tmp_path, "classic", seconds=SECONDS)
     runner = h.runner()
 
     async def signal_at(seconds: float) -> None:
         await trio.sleep(seconds)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), number)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(signal_at, 1.0)
-        result = await runner.run(handle_sigint=True)
+        result = await runner.run(handle_signals=True)
     assert result.interrupted
+    assert result.signal == number
     assert statuses(h, dict(result.nodes))["base"] == "cancelled"
+    base = next(r for r in h.builder.runs if r.stage == "base")
+    assert base.outcome == "cancelled"
+    assert base.end == base.start + 1  # stopped at once on the daemon
 
 
 async def test_an_output_folder_below_a_file_fails_before_building(

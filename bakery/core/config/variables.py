@@ -148,8 +148,7 @@ def _expand(text: str, variables: Variables, key: str, where: str) -> str:
                 raise ConfigError(
                     f"{key} expands to more than {MAX_EXPANDED // (1 << 20)} MiB",
                     where=where,
-                    hint="bakery stops there; a variable may be using another twice, "
-                    "over and over",
+                    hint="bakery stops there; a variable may be using another twice, over and over",
                 )
             pos = end + 1
         else:
