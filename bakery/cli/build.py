@@ -71,6 +71,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
                 no_cache=args.no_cache,
                 pull=args.pull,
                 state_dir=(Path.cwd() / project.files[0]).parent / ".bakery",
+                allow=frozenset(args.allow),
             ),
             progress,
         )

@@ -8,6 +8,9 @@ from typing import NoReturn
 from bakery import __version__
 from bakery.core.errors import EXIT_CODES, ConfigError, Outcome
 
+# The entitlements --allow grants, by bake's names: the one a target attribute asks for.
+ENTITLEMENTS = ("network.host",)
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors carry a hint and exit 2 through the one error path."""
@@ -93,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--keep-going", action="store_true", help="after a failure, let independent targets finish"
+    )
+    p.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ENTITLEMENT",
+        choices=ENTITLEMENTS,
+        help="grant an entitlement the bake file asks for, as docker buildx bake does: "
+        'network.host (a target with network = "host"); repeatable',
     )
     p.add_argument(
         "--progress",

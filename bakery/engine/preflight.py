@@ -4,7 +4,7 @@ fail part-way through for a reason known at the start."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from bakery.core.errors import ConfigError
 from bakery.core.plan import TARGET_PREFIX, Plan
@@ -14,12 +14,18 @@ from bakery.engine.reuse import DOCKER_IMAGE_PREFIX
 from bakery.engine.specs import output_dest
 
 
-def check(plan: Plan, builder: str) -> None:
-    """Folders that must exist, targets BuildKit cannot name, outputs that cannot
-    be written. Raises ConfigError."""
+def check(plan: Plan, builder: str, allow: Collection[str] = ()) -> None:
+    """Entitlements not granted, folders that must exist, targets BuildKit cannot
+    name, outputs that cannot be written. Raises ConfigError."""
     for name, planned in plan.targets.items():
         target = planned.target
         where = f"target.{name}"
+        if target.network == "host" and "network.host" not in allow:
+            raise ConfigError(
+                'network = "host" needs the network.host entitlement',
+                where=where,
+                hint="grant it with --allow network.host, as docker buildx bake asks",
+            )
         folders = [("context", target.context)] + [
             (f"contexts.{k}", v)
             for k, v in target.contexts.items()

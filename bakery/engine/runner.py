@@ -70,6 +70,7 @@ class RunOptions:
     no_cache: bool = False
     pull: bool = False  # pull every external image first (targets may ask with pull = true)
     state_dir: Path | None = None  # the project's .bakery folder: the context digest cache
+    allow: frozenset[str] = frozenset()  # entitlements granted (--allow network.host)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -113,7 +114,7 @@ class Runner:
 
     async def run(self, *, handle_signals: bool = False) -> RunResult:
         """Build every node of the plan; tag each target whose image was built."""
-        preflight.check(self.plan, self.builder.name)
+        preflight.check(self.plan, self.builder.name, self.options.allow)
         try:
             return await self._run(handle_signals)
         finally:

@@ -516,3 +516,19 @@ async def test_an_output_folder_below_a_file_fails_before_building(
         await h.runner().run()
     assert h.builder.builds == []
     assert "app-client:latest" not in h.images.tags
+
+
+async def test_network_host_needs_the_entitlement(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    toml = TOML.replace(
+        'tags = ["app-client:latest"]', 'tags = ["app-client:latest"]\nnetwork = "host"'
+    )
+    h = make(tmp_path, "buildkit", {**FILES, "bake.toml": toml}, "client")
+    with pytest.raises(ConfigError, match=r"needs the network\.host entitlement") as info:
+        await h.runner().run()
+    assert info.value.where == "target.client"
+    assert info.value.hint is not None
+    assert "--allow network.host" in info.value.hint
+    assert h.builder.builds == []
+    assert (await h.runner(allow=frozenset({"network.host"})).run()).ok
