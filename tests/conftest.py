@@ -50,9 +50,14 @@ def docker_client() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def busybox_image(docker_client: object) -> str:
     """The tag of a ~2 MB shell image made FROM scratch with static busybox."""
-    subprocess.run(
-        [str(ROOT / "scripts" / "busybox-image"), BUSYBOX_TAG], check=True, capture_output=True
+    made = subprocess.run(
+        [str(ROOT / "scripts" / "busybox-image"), BUSYBOX_TAG],
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if made.returncode != 0:
+        pytest.fail(f"scripts/busybox-image failed:\n{made.stdout}{made.stderr}", pytrace=False)
     return BUSYBOX_TAG
 
 

@@ -7,25 +7,18 @@ sets written out by hand from reading the files.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from bakery.core.dockerfile import parse_dockerfile
 from bakery.core.stages import Platform, SourceKind, StageGraph, read_stages
+from tests.conformance import CONFORMANCE, require
 
-
-def conformance_dir() -> Path:
-    env = os.environ.get("BAKERY_CONFORMANCE")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "conformance"
-
-
-REAL_WORLD = conformance_dir() / "real-world"
+REAL_WORLD = CONFORMANCE / "real-world"
 PROJECTS = {"buildx": 33, "moby": 59, "buildkit": 49}
 
 
 def graph_of(project: str) -> StageGraph:
+    require(REAL_WORLD if REAL_WORLD.is_dir() else None, REAL_WORLD)
     path = REAL_WORLD / project / "Dockerfile"
     assert path.is_file(), f"conformance data missing: {path}"
     return read_stages(
@@ -124,6 +117,7 @@ def test_global_arg_built_from_another() -> None:
 
 
 def test_target_os_picks_the_stage() -> None:
+    require(REAL_WORLD if REAL_WORLD.is_dir() else None, REAL_WORLD)
     graph = read_stages(
         parse_dockerfile((REAL_WORLD / "buildx" / "Dockerfile").read_text()),
         platform=Platform(build="linux/amd64", target="windows/amd64"),
