@@ -14,25 +14,11 @@ from bakery.core.errors import ConfigError
 from bakery.core.status import Status
 from bakery.engine.backend import BuildFailed
 from bakery.engine.events import NodeFinished, NodeStarted, TargetFinished
+from tests.core.test_scheduler import WALK
 from tests.engine.fake import Harness, harness
 
-WALKTHROUGH = """\
-FROM busybox AS base
-COPY common.txt /common.txt
-RUN make deps
-
-FROM base AS build-client
-RUN make client
-
-FROM base AS build-server
-RUN make server
-
-FROM busybox AS client
-COPY --from=build-client /client /client
-
-FROM busybox AS server
-COPY --from=build-server /server /server
-"""
+# The walkthrough's shape, as the scheduler tests plan it; base copies the context.
+WALKTHROUGH = WALK
 
 TOML = """\
 [target.client]
@@ -353,7 +339,7 @@ async def test_a_shared_stage_reading_much_of_the_context_is_sent_once(
 ) -> None:
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(b"\0" * (1 << 20))
-    text = WALKTHROUGH.replace("COPY common.txt", "COPY deps/ /deps/\nCOPY common.txt")
+    text = WALKTHROUGH.replace("COPY . /src", "COPY deps/ /deps/\nCOPY . /src")
     files = {**FILES, "Dockerfile": text}
     h = make(tmp_path, builder, files, seconds=SECONDS)
     result = await h.runner().run()
@@ -374,7 +360,7 @@ async def test_a_shared_stage_copying_the_whole_context_after_is_not_split(
 ) -> None:
     (tmp_path / "deps").mkdir()
     (tmp_path / "deps" / "blob.bin").write_bytes(b"\0" * (1 << 20))
-    text = WALKTHROUGH.replace("COPY common.txt", "COPY deps/ /deps/\nCOPY common.txt")
+    text = WALKTHROUGH.replace("COPY . /src", "COPY deps/ /deps/\nCOPY . /src")
     text = text.replace("RUN make client", "COPY . /all\nRUN make client")
     h = make(tmp_path, "buildkit", {**FILES, "Dockerfile": text})
     assert (await h.runner().run()).ok
