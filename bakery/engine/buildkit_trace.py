@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from bakery.engine.protowire import WireError, fields, integer, message, signed, string
 
 __all__ = [
     "SourceRange",
@@ -29,15 +30,9 @@ __all__ = [
     "decode_trace",
 ]
 
-# Protobuf wire types.
-_VARINT = 0
-_FIXED64 = 1
-_BYTES = 2
-_FIXED32 = 5
 
-
-class TraceError(ValueError):
-    """A trace payload is not a well-formed ``StatusResponse``."""
+# A trace payload that is not a well-formed ``StatusResponse``.
+TraceError = WireError
 
 
 # -- the messages ------------------------------------------------------------------
@@ -136,15 +131,15 @@ def decode_status(payload: bytes) -> StatusUpdate:
     statuses: list[VertexStatus] = []
     logs: list[VertexLog] = []
     warnings: list[VertexWarning] = []
-    for number, value in _fields(payload):
+    for number, value in fields(payload):
         if number == 1:
-            vertexes.append(_vertex(_message(value)))
+            vertexes.append(_vertex(message(value)))
         elif number == 2:
-            statuses.append(_vertex_status(_message(value)))
+            statuses.append(_vertex_status(message(value)))
         elif number == 3:
-            logs.append(_vertex_log(_message(value)))
+            logs.append(_vertex_log(message(value)))
         elif number == 4:
-            warnings.append(_vertex_warning(_message(value)))
+            warnings.append(_vertex_warning(message(value)))
     return StatusUpdate(tuple(vertexes), tuple(statuses), tuple(logs), tuple(warnings))
 
 
@@ -157,21 +152,21 @@ def _vertex(data: bytes) -> Vertex:
     cached = False
     started: float | None = None
     completed: float | None = None
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1:
-            digest = _string(value)
+            digest = string(value)
         elif number == 2:
-            inputs.append(_string(value))
+            inputs.append(string(value))
         elif number == 3:
-            name = _string(value)
+            name = string(value)
         elif number == 4:
-            cached = bool(_int(value))
+            cached = bool(integer(value))
         elif number == 5:
-            started = _timestamp(_message(value))
+            started = _timestamp(message(value))
         elif number == 6:
-            completed = _timestamp(_message(value))
+            completed = _timestamp(message(value))
         elif number == 7:
-            error = _string(value)
+            error = string(value)
         # 8: progressGroup (newer BuildKit), not needed.
     return Vertex(digest, tuple(inputs), name, cached, started, completed, error or None)
 
@@ -180,19 +175,19 @@ def _vertex_status(data: bytes) -> VertexStatus:
     id_, vertex, name = "", "", ""
     current = total = 0
     times: dict[int, float | None] = {}
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1:
-            id_ = _string(value)
+            id_ = string(value)
         elif number == 2:
-            vertex = _string(value)
+            vertex = string(value)
         elif number == 3:
-            name = _string(value)
+            name = string(value)
         elif number == 4:
-            current = _signed(_int(value))
+            current = signed(integer(value))
         elif number == 5:
-            total = _signed(_int(value))
+            total = signed(integer(value))
         elif number in (6, 7, 8):
-            times[number] = _timestamp(_message(value))
+            times[number] = _timestamp(message(value))
     return VertexStatus(id_, vertex, name, current, total, times.get(6), times.get(7), times.get(8))
 
 
@@ -201,15 +196,15 @@ def _vertex_log(data: bytes) -> VertexLog:
     timestamp: float | None = None
     stream = 0
     chunks: list[bytes] = []
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1:
-            vertex = _string(value)
+            vertex = string(value)
         elif number == 2:
-            timestamp = _timestamp(_message(value))
+            timestamp = _timestamp(message(value))
         elif number == 3:
-            stream = _signed(_int(value))
+            stream = signed(integer(value))
         elif number == 4:
-            chunks.append(_message(value))
+            chunks.append(message(value))
     return VertexLog(vertex, b"".join(chunks), stream, timestamp)
 
 
@@ -219,40 +214,40 @@ def _vertex_warning(data: bytes) -> VertexWarning:
     detail: list[str] = []
     filename: str | None = None
     ranges: list[SourceRange] = []
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1:
-            vertex = _string(value)
+            vertex = string(value)
         elif number == 2:
-            level = _signed(_int(value))
+            level = signed(integer(value))
         elif number == 3:
-            short = _string(value)
+            short = string(value)
         elif number == 4:
-            detail.append(_string(value))
+            detail.append(string(value))
         elif number == 5:
-            url = _string(value)
+            url = string(value)
         elif number == 6:
-            filename = _source_filename(_message(value))
+            filename = _source_filename(message(value))
         elif number == 7:
-            ranges.append(_range(_message(value)))
+            ranges.append(_range(message(value)))
     return VertexWarning(vertex, level, short, tuple(detail), url, filename, tuple(ranges))
 
 
 def _source_filename(data: bytes) -> str | None:
     # pb.SourceInfo: filename = 1; data, definition and language are not needed.
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1:
-            return _string(value)
+            return string(value)
     return None
 
 
 def _range(data: bytes) -> SourceRange:
     # pb.Range { Position start = 1; Position end = 2; } Position { int32 line = 1; ... }
     lines = {1: 0, 2: 0}
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number in lines:
-            for inner, line in _fields(_message(value)):
+            for inner, line in fields(message(value)):
                 if inner == 1:
-                    lines[number] = _signed(_int(line))
+                    lines[number] = signed(integer(line))
     return SourceRange(lines[1], lines[2] or lines[1])
 
 
@@ -260,84 +255,11 @@ def _timestamp(data: bytes) -> float | None:
     # google.protobuf.Timestamp { int64 seconds = 1; int32 nanos = 2; }; Go's zero
     # time (year 1) marshals as a large negative number of seconds: treat as unset.
     seconds = nanos = 0
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1:
-            seconds = _signed(_int(value))
+            seconds = signed(integer(value))
         elif number == 2:
-            nanos = _signed(_int(value))
+            nanos = signed(integer(value))
     if seconds < 0:
         return None
     return seconds + nanos / 1e9
-
-
-# -- the wire format ---------------------------------------------------------------
-
-
-def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
-    """Yield ``(field number, value)``: an int for varint and fixed fields, bytes
-    for length-delimited ones."""
-    pos, end = 0, len(data)
-    while pos < end:
-        key, pos = _varint(data, pos)
-        number, wire_type = key >> 3, key & 7
-        if number == 0:
-            raise TraceError(f"field number 0 at byte {pos}")
-        if wire_type == _VARINT:
-            value, pos = _varint(data, pos)
-            yield number, value
-        elif wire_type == _FIXED64:
-            yield number, int.from_bytes(_take(data, pos, 8), "little")
-            pos += 8
-        elif wire_type == _FIXED32:
-            yield number, int.from_bytes(_take(data, pos, 4), "little")
-            pos += 4
-        elif wire_type == _BYTES:
-            length, pos = _varint(data, pos)
-            yield number, _take(data, pos, length)
-            pos += length
-        else:
-            # Groups (3, 4) are deprecated and never used by BuildKit's messages.
-            raise TraceError(f"unsupported wire type {wire_type} for field {number}")
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise TraceError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise TraceError("varint longer than 10 bytes")
-
-
-def _take(data: bytes, pos: int, length: int) -> bytes:
-    if pos + length > len(data):
-        raise TraceError(f"field runs past the end of its message ({pos + length} > {len(data)})")
-    return data[pos : pos + length]
-
-
-def _int(value: int | bytes) -> int:
-    if not isinstance(value, int):
-        raise TraceError("expected a number, got a length-delimited field")
-    return value
-
-
-def _message(value: int | bytes) -> bytes:
-    if not isinstance(value, bytes):
-        raise TraceError("expected a length-delimited field, got a number")
-    return value
-
-
-def _string(value: int | bytes) -> str:
-    return _message(value).decode("utf-8", errors="replace")
-
-
-def _signed(value: int) -> int:
-    """Two's complement for int32/int64 varints (negative ones take 10 bytes)."""
-    value &= (1 << 64) - 1
-    return value - (1 << 64) if value >= 1 << 63 else value
