@@ -24,8 +24,9 @@ class NotAFile(OSError):
     """The path names something other than a regular file (a FIFO, a folder, a device)."""
 
 
-def read_regular(path: Path | str) -> bytes:
-    """The bytes of the regular file at ``path`` (a symlink is followed).
+def read_regular(path: Path | str, *, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at ``path`` (a symlink is followed), at most
+    ``limit`` of them when given.
     Opened without blocking, so that a FIFO is refused at once rather than waited
     on. Raises ``NotAFile``, or the ``OSError`` of the failed open or read."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -34,7 +35,7 @@ def read_regular(path: Path | str) -> bytes:
             raise NotAFile(f"{path} is not a regular file")
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            return f.read() if limit is None else f.read(limit)
     finally:
         os.close(fd)
 

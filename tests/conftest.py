@@ -7,6 +7,8 @@ failure: tests against the real daemon are the proof that bakery works.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import subprocess
 import uuid
@@ -83,15 +85,14 @@ def prefix(client: docker.DockerClient) -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(scope="session")
-def registry(
-    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
-) -> Iterator[str]:
-    """A registry of the test session's own on loopback (Debian's docker-registry):
-    its address, ``127.0.0.1:PORT``. The daemon pushes to loopback without TLS."""
+@contextlib.contextmanager
+def _serve_registry(folder: Path, htpasswd: Path | None = None) -> Iterator[str]:
+    """Debian's docker-registry on a free loopback port, storing under ``folder``;
+    with ``htpasswd``, it asks for basic auth. Yields ``127.0.0.1:PORT``."""
     import shutil
     import socket
     import time
+    import urllib.error
     import urllib.request
 
     binary = shutil.which("docker-registry")
@@ -103,12 +104,15 @@ def registry(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("registry")
     config = folder / "config.yml"
+    auth = (
+        f"auth:\n  htpasswd:\n    realm: bakery-test\n    path: {htpasswd}\n" if htpasswd else ""
+    )
     config.write_text(
         "version: 0.1\n"
         f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"{auth}"
         "log:\n  level: error\n"
     )
     log = (folder / "registry.log").open("w")
@@ -119,6 +123,8 @@ def registry(
             try:
                 with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
                     break
+            except urllib.error.HTTPError:
+                break  # 401: it answers, and asks for credentials
             except OSError:
                 time.sleep(0.1)
         else:
@@ -128,6 +134,47 @@ def registry(
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[str]:
+    """A registry of the test session's own on loopback (Debian's docker-registry):
+    its address, ``127.0.0.1:PORT``. The daemon pushes to loopback without TLS."""
+    with _serve_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthRegistry:
+    address: str
+    user: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def auth_registry(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[AuthRegistry]:
+    """A loopback registry that asks for basic auth, its password file made with
+    ``htpasswd`` (Debian's apache2-utils, which scripts/test installs)."""
+    import secrets
+    import shutil
+
+    if shutil.which("htpasswd") is None:
+        message = "no htpasswd (apache2-utils; scripts/test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("auth-registry")
+    password = secrets.token_hex(8)
+    made = subprocess.run(
+        ["htpasswd", "-Bbn", "bakery", password], capture_output=True, text=True, check=True
+    )
+    (folder / "htpasswd").write_text(made.stdout)
+    with _serve_registry(folder, folder / "htpasswd") as address:
+        yield AuthRegistry(address, "bakery", password)
 
 
 # The conformance suites, by test function: how many cases of each kind ran.

@@ -107,6 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
         'network.host (a target with network = "host"); repeatable',
     )
     p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        dest="secrets",
+        metavar="id=ID,src=FILE|env=VAR",
+        help="a secret every target's build may mount (RUN --mount=type=secret,id=ID), "
+        "as docker build takes it; over a target's own of the same id; repeatable. "
+        "BuildKit only (docs/secrets.md)",
+    )
+    p.add_argument(
+        "--ssh",
+        action="append",
+        default=[],
+        metavar="default|ID=PATH[,PATH]",
+        help="an SSH agent every target's build may use (RUN --mount=type=ssh): default is "
+        "$SSH_AUTH_SOCK, PATH an agent socket or key files; repeatable. BuildKit only",
+    )
+    p.add_argument(
         "--progress",
         choices=["auto", "tty", "plain", "quiet"],
         default="auto",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from bakery.core.config import Target
+from bakery.core.dockerfile import parse_mount
 from bakery.core.errors import BakeryError, ConfigError, CycleError
 from bakery.core.graph import GraphCycle, reachable, topological_order, waves
 from bakery.core.stages import PROXY_ARGS, TARGET_PLATFORM_ARGS, SourceKind, Stage, StageGraph
@@ -171,6 +172,8 @@ def make_plan(
                 "network": target.network,
                 "extra_hosts": sorted(target.extra_hosts),
                 "shm_size": target.shm_size,
+                # Which secrets and agents the stage gets, never their values.
+                **_session_use(stage, target),
                 # Labels go on the target's image only, so they make its last node its own.
                 "labels": sorted(target.labels.items()) if stage is final else [],
             }
@@ -213,6 +216,33 @@ def make_plan(
     ordered = {i: built[i] for i in topological_order({i: n.needs for i, n in built.items()})}
     targets_out = {n: planned[n] for n in [*requested, *order] if n in planned}
     return Plan(nodes=MappingProxyType(ordered), targets=MappingProxyType(targets_out))
+
+
+def _session_use(stage: Stage, target: Target) -> dict[str, list[str]]:
+    """The ids of the target's secrets the stage mounts and, when it mounts an
+    SSH agent, of the target's agents: what the stage can read of them decides
+    what it builds. An id bakery cannot know before the build (a variable)
+    counts as every secret."""
+    mounted: set[str] = set()
+    ssh = False
+    for ins in stage.instructions:
+        if ins.keyword != "run":
+            continue
+        for raw in ins.flag_values("mount"):
+            mount = parse_mount(raw)
+            if mount.type == "ssh":
+                ssh = True
+            elif mount.type == "secret":
+                target_path = mount.target or ""
+                mounted.add(mount.options.get("id") or target_path.rsplit("/", 1)[-1] or "$")
+    given = [s.id for s in target.secrets]
+    every = any("$" in m for m in mounted)
+    out = {}
+    if target.secrets and mounted:
+        out["secrets"] = sorted(i for i in given if every or i in mounted)
+    if ssh and target.ssh:
+        out["ssh"] = sorted(a.id for a in target.ssh)
+    return out
 
 
 def _digest(identity: Mapping[str, object]) -> str:

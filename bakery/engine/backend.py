@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bakery.core.config.secrets import SecretSource, SshSource
 from bakery.core.errors import BakeryError, Outcome
 
 
@@ -39,6 +40,10 @@ class BuildSpec:
     no_cache: bool = False
     pull: bool = False
     cache_from: tuple[str, ...] = ()
+    # BuildKit only: what the build's session serves, and its id once open.
+    secrets: tuple[SecretSource, ...] = ()
+    ssh: tuple[SshSource, ...] = ()
+    session: str | None = None
 
 
 @dataclass(frozen=True)

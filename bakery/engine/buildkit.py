@@ -279,6 +279,8 @@ def build_params(spec: BuildSpec, *, build_id: str | None = None) -> dict[str, A
     }
     if build_id:
         params["buildid"] = build_id
+    if spec.session:
+        params["session"] = spec.session
     if spec.target:
         params["target"] = spec.target
     if spec.build_args:

@@ -19,6 +19,7 @@ from bakery.core.plan import Plan
 from bakery.core.status import Status
 from bakery.engine.backend import BuildFailed, ProgressEvent, StepEvent
 from bakery.engine.record import Record
+from bakery.engine.registry import metadata_image, normalize
 
 _STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) )?\d+/\d+\]")
 _LAST = re.compile(r"^\[(?:\S+ )?(\d+)/(\d+)\]")
@@ -49,6 +50,18 @@ class StageTracker:
     def node_of(self, step: str | None) -> str | None:
         if not step:
             return None
+        pulled = metadata_image(step)
+        if pulled is not None:
+            # The stages that start from the image: the first of them is where it failed.
+            wanted = normalize(pulled)
+            return next(
+                (
+                    n
+                    for n in self.nodes
+                    if any(normalize(ref) == wanted for ref in self.plan.nodes[n].external_images)
+                ),
+                None,
+            )
         match = _STEP.match(step)
         if not match:
             return None

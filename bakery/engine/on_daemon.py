@@ -3,6 +3,7 @@ tests build a plan."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,9 @@ from bakery.engine.classic import ClassicBackend
 from bakery.engine.events import Event
 from bakery.engine.images import Images
 from bakery.engine.runner import Runner, RunOptions
-from bakery.engine.threaded import ThreadedBuilder
+from bakery.engine.session import SessionBuilder
+from bakery.engine.session.credentials import DockerConfig
+from bakery.engine.threaded import Builder, ThreadedBuilder
 
 
 def daemon_runner(
@@ -21,9 +24,13 @@ def daemon_runner(
     """``client`` is a docker SDK ``APIClient``; ``backend`` the builder on its daemon.
     Folders used as named contexts are made into images by the classic builder,
     which hides the Dockerfile from ``COPY`` (BuildKit, given a tar, would copy it)."""
+    builder: Builder = ThreadedBuilder(backend)
+    if backend.name == "buildkit":
+        # The daemon's BuildKit asks its session for credentials, secrets and agents.
+        builder = SessionBuilder(builder, client, DockerConfig.load(os.environ), os.environ)
     return Runner(
         plan,
-        ThreadedBuilder(backend),
+        builder,
         Images(client),
         options,
         emit,

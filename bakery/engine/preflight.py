@@ -4,22 +4,32 @@ fail part-way through for a reason known at the start."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
+from bakery.core.config import Target
 from bakery.core.errors import ConfigError
 from bakery.core.plan import TARGET_PREFIX, Plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.images import ImageUnavailable
 from bakery.engine.reuse import DOCKER_IMAGE_PREFIX
+from bakery.engine.session.agents import check_sources
 from bakery.engine.specs import output_dest
 
 
-def check(plan: Plan, builder: str, allow: Collection[str] = ()) -> None:
+def check(
+    plan: Plan,
+    builder: str,
+    allow: Collection[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> None:
     """Entitlements not granted, folders that must exist, targets BuildKit cannot
-    name, outputs that cannot be written. Raises ConfigError."""
+    name, outputs that cannot be written, secrets and agents that cannot be had.
+    Raises ConfigError (or AgentError)."""
+    environ = os.environ if environ is None else environ
     for name, planned in plan.targets.items():
         target = planned.target
         where = f"target.{name}"
+        _check_session_sources(name, target, builder, environ)
         if target.network == "host" and "network.host" not in allow:
             raise ConfigError(
                 'network = "host" needs the network.host entitlement',
@@ -56,6 +66,41 @@ def check(plan: Plan, builder: str, allow: Collection[str] = ()) -> None:
                     where=where,
                     hint="name a folder for type=local",
                 )
+
+
+def _check_session_sources(
+    name: str, target: Target, builder: str, environ: Mapping[str, str]
+) -> None:
+    where = f"target.{name}"
+    if builder != "buildkit" and (target.secrets or target.ssh):
+        what = "secret" if target.secrets else "ssh"
+        raise ConfigError(
+            f"{what} needs BuildKit: the classic builder cannot pass secrets or SSH agents",
+            where=where,
+            hint="build with --builder buildkit (or auto on a daemon with BuildKit)",
+        )
+    for secret in target.secrets:
+        env = secret.env if secret.env is not None else secret.id if secret.fallback else None
+        if env is not None and env in environ:
+            continue
+        if secret.src is not None and secret.env is None:
+            if os.path.isfile(secret.src):
+                continue
+            problem = (
+                f"neither the variable {secret.id} nor the file {secret.src} exists"
+                if secret.fallback
+                else f"no file {secret.src}"
+                if not os.path.lexists(secret.src)
+                else f"{secret.src} is not a regular file"
+            )
+        else:
+            problem = f"the variable {env} is not set"
+        raise ConfigError(
+            f'secret "{secret.id}": {problem}',
+            where=where,
+            hint="a secret comes from a file (src=) or an environment variable (env=)",
+        )
+    check_sources(target.ssh, environ, where=where)
 
 
 def images_to_pull(plan: Plan, *, pull_all: bool) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TypedDict
 
 from bakery.core.config import Target
+from bakery.core.config.secrets import SecretSource, SshSource
 from bakery.core.ignore import parse_dockerignore
 from bakery.core.keys import WHOLE_CONTEXT, ContextReads
 from bakery.core.plan import Node
@@ -25,6 +26,7 @@ from bakery.core.stages import PROXY_ARGS, Source, SourceKind
 from bakery.engine.backend import BuildFailed, BuildSpec
 from bakery.engine.context import ContextSnapshot
 from bakery.engine.labels import label_line
+from bakery.engine.registry import explain_pull_failure, metadata_image, normalize
 
 DOCKERFILE_IN_TAR = ".bakery.Dockerfile"
 WHOLE_READ: ContextReads = (WHOLE_CONTEXT,)
@@ -176,22 +178,40 @@ def output_dest(output: str) -> str:
 def locate(
     node: Node, emitted: RewrittenDockerfile, err: BuildFailed, *, classic: bool
 ) -> BuildFailed:
-    """The daemon's error, pointed at the user's Dockerfile line."""
+    """The daemon's error, pointed at the user's Dockerfile line; a failed pull
+    said as one message naming the image and its registry."""
     line = emitted.original_line(err.line) if err.line else None
+    pulled = metadata_image(err.step)
+    if line is None and pulled:
+        line = next(
+            (
+                s.line
+                for s in node.stage.sources
+                if s.kind is SourceKind.IMAGE and normalize(s.ref) == normalize(pulled)
+            ),
+            None,
+        )
     if line is None and err.step:
         line = _line_for_step(node, err.step, classic=classic)
     name = node.graph.dockerfile.name
     where = f"{name}:{line}" if line else name
     ins = instruction_at(node.stage, line) if line else None
     step = ins.original.split("\n")[0].strip() if ins else err.step
+    message, hint, tail = err.message, err.hint, err.log_tail
+    if ins is not None and ins.keyword == "from" and not pulled:
+        pulled = node.stage.base.ref if node.stage.base.kind is SourceKind.IMAGE else None
+    explained = explain_pull_failure(err.message, pulled) if pulled or classic else None
+    if explained:
+        # The daemon's own words stay, below bakery's.
+        (message, hint), tail = explained, (*err.log_tail, err.message)
     return BuildFailed(
-        err.message,
+        message,
         step=step,
         line=line,
         exit_status=err.exit_status,
-        log_tail=err.log_tail,
+        log_tail=tail,
         where=where,
-        hint=err.hint,
+        hint=hint,
     )
 
 
@@ -234,6 +254,8 @@ class _Settings(TypedDict):
     extra_hosts: dict[str, str]
     shm_size: int | None
     cache_from: tuple[str, ...]
+    secrets: tuple[SecretSource, ...]
+    ssh: tuple[SshSource, ...]
 
 
 def _daemon_settings(target: Target) -> _Settings:
@@ -243,6 +265,8 @@ def _daemon_settings(target: Target) -> _Settings:
         "extra_hosts": _hosts(target.extra_hosts),
         "shm_size": _bytes(target.shm_size),
         "cache_from": target.cache_from,
+        "secrets": target.secrets,
+        "ssh": target.ssh,
     }
 
 

@@ -408,5 +408,7 @@ def render_failures(console: Console, plan: Plan, result: RunResult) -> None:
             console.print(Text("  last lines of its log:", style="dim"))
             for line in err.log_tail:
                 console.print(Text(f"    {line}"))
+        if err.hint:
+            console.print(Text(f"  hint: {err.hint}", style="dim"))
     if result.interrupted:
         console.print(Text("interrupted: builds were stopped", style="yellow bold"))

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bakery.core.config.secrets import SecretSource, SshSource
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
 
 K = TypeVar("K")
@@ -85,6 +86,8 @@ class Target:
     network: str | None = None
     extra_hosts: tuple[str, ...] = ()  # "host:ip"
     shm_size: str | None = None
+    secrets: tuple[SecretSource, ...] = ()  # ids and sources, never values
+    ssh: tuple[SshSource, ...] = ()
     output: str | None = None  # None (type=docker), "type=docker" or "type=local,dest=/abs"
     description: str = ""
 
@@ -92,7 +95,15 @@ class Target:
         # Accept plain dicts and lists from callers; keep the value frozen and hashable.
         for name in ("args", "labels", "contexts"):
             object.__setattr__(self, name, FrozenMap(getattr(self, name)))
-        for name in ("tags", "inherits", "depends_on", "cache_from", "extra_hosts"):
+        for name in (
+            "tags",
+            "inherits",
+            "depends_on",
+            "cache_from",
+            "extra_hosts",
+            "secrets",
+            "ssh",
+        ):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def to_json(self) -> dict[str, object]:
@@ -117,6 +128,8 @@ class Target:
             "network": self.network,
             "extra-hosts": list(self.extra_hosts),
             "shm-size": self.shm_size,
+            "secret": [s.describe() for s in self.secrets],
+            "ssh": [s.describe() for s in self.ssh],
             "output": self.output,
             "description": self.description,
         }

@@ -18,6 +18,7 @@ from bakery.core.config.model import FrozenMap, Group, Project, SourceFile, Targ
 from bakery.core.config.overrides import apply_inherits, apply_set
 from bakery.core.config.reader import read_file
 from bakery.core.config.schema import one_hint
+from bakery.core.config.secrets import parse_secret, parse_ssh
 from bakery.core.config.tables import Table, Value
 from bakery.core.config.variables import Variables, expand_table
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
@@ -160,6 +161,20 @@ def _build_target(table: Table) -> Target:
             hint='a size such as "64m" or "1g"',
         )
 
+    secrets, ssh = [], []
+    if "secret" in a:
+        value = a["secret"]
+        for entry in strings("secret"):
+            at, base = value.origin.where, value.origin.base_dir
+            secrets.append(parse_secret(entry, base, where=at, key=value.key))
+        _no_repeats([s.id for s in secrets], "secret", value)
+    if "ssh" in a:
+        value = a["ssh"]
+        for entry in strings("ssh"):
+            at, base = value.origin.where, value.origin.base_dir
+            ssh.append(parse_ssh(entry, base, where=at, key=value.key))
+        _no_repeats([s.id for s in ssh], "ssh", value)
+
     contexts = {}
     for name, value in table.maps.get("contexts", {}).items():
         assert isinstance(value.value, str)
@@ -187,9 +202,21 @@ def _build_target(table: Table) -> Target:
         network=text("network"),
         extra_hosts=tuple(hosts),
         shm_size=shm_size,
+        secrets=tuple(secrets),
+        ssh=tuple(ssh),
         output=_output(a["output"]) if "output" in a else None,
         description=text("description") or "",
     )
+
+
+def _no_repeats(ids: list[str], what: str, value: Value) -> None:
+    repeated = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if repeated is not None:
+        raise ConfigError(
+            f'{value.key} gives the {what} id "{repeated}" twice',
+            where=value.origin.where,
+            hint="each id names one source",
+        )
 
 
 def _output(value: Value) -> str:

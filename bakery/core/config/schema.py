@@ -52,6 +52,8 @@ TARGET_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
         "network": Kind.STRING,
         "extra-hosts": Kind.HOSTS,
         "shm-size": Kind.SIZE,
+        "secret": Kind.LIST,
+        "ssh": Kind.LIST,
         "output": Kind.ONE,
         "description": Kind.STRING,
     }

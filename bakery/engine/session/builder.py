@@ -1,0 +1,61 @@
+"""Every BuildKit build with a session of its own.
+
+A session per build, not per run: the daemon asks a session for a secret by id
+only, so a build can read only what its own session holds, and one target's
+secrets never reach another target's build. Opening one costs a connection
+and a round trip, next to a build that costs seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bakery.engine.backend import BuildFailed, BuildOutput, BuildSpec, Progress
+from bakery.engine.session.agents import AgentError
+from bakery.engine.session.credentials import DockerConfig
+from bakery.engine.session.open import open_session
+from bakery.engine.threaded import Builder
+
+__all__ = ["SessionBuilder"]
+
+
+class SessionBuilder:
+    """A BuildKit ``Builder`` whose builds each open a session first."""
+
+    def __init__(
+        self,
+        inner: Builder,
+        client: Any,
+        config: DockerConfig,
+        environ: Mapping[str, str],
+        on_error: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.inner = inner
+        self.client = client
+        self.config = config
+        self.environ = environ
+        self.on_error = on_error
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def build(self, spec: BuildSpec, progress: Progress) -> BuildOutput:
+        try:
+            return await self._build(spec, progress)
+        except AgentError as err:
+            # Found only when the agent starts (a key with a passphrase): this build fails.
+            raise BuildFailed(str(err), hint=err.hint) from None
+
+    async def _build(self, spec: BuildSpec, progress: Progress) -> BuildOutput:
+        async with open_session(
+            self.client,
+            self.config,
+            self.environ,
+            secrets=spec.secrets,
+            ssh=spec.ssh,
+            on_error=self.on_error,
+        ) as session_id:
+            return await self.inner.build(dataclasses.replace(spec, session=session_id), progress)
