@@ -105,9 +105,7 @@ def _serve_registry(folder: Path, htpasswd: Path | None = None) -> Iterator[str]
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = folder / "config.yml"
-    auth = (
-        f"auth:\n  htpasswd:\n    realm: bakery-test\n    path: {htpasswd}\n" if htpasswd else ""
-    )
+    auth = f"auth:\n  htpasswd:\n    realm: bakery-test\n    path: {htpasswd}\n" if htpasswd else ""
     config.write_text(
         "version: 0.1\n"
         f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"

@@ -145,4 +145,3 @@ target = "other"
     plan = plan_of(toml, {"Dockerfile": text}, ["a", "b", "c", "d"])
     groups = sorted(sorted(n.targets) for n in plan.nodes.values())
     assert groups == [["a"], ["b"], ["c", "d"]]
-

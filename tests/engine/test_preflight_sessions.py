@@ -68,12 +68,13 @@ def agent_socket() -> Iterator[str]:
 def test_the_default_agent_needs_ssh_auth_sock(agent_socket: str) -> None:
     with pytest.raises(ConfigError, match="SSH_AUTH_SOCK is not set") as caught:
         check('[target.a]\nssh = ["default"]\n')
-    assert caught.value.hint and "ssh-agent" in caught.value.hint
+    assert caught.value.hint
+    assert "ssh-agent" in caught.value.hint
     with pytest.raises(ConfigError, match="is not a socket"):
         check('[target.a]\nssh = ["default"]\n', environ={"SSH_AUTH_SOCK": "/etc/hostname"})
     check('[target.a]\nssh = ["default"]\n', environ={"SSH_AUTH_SOCK": agent_socket})
 
 
 def test_a_missing_key_file_is_named() -> None:
-    with pytest.raises(ConfigError, match='ssh "deploy" of target.a: there is no /nowhere/k'):
+    with pytest.raises(ConfigError, match=r'ssh "deploy" of target\.a: there is no /nowhere/k'):
         check('[target.a]\nssh = ["deploy=/nowhere/k"]\n')

@@ -34,8 +34,7 @@ IMAGE = "127.0.0.1:5055/team/base:1"
             "check the image's name and tag",
         ),
         (
-            "manifest for 127.0.0.1:5055/team/nope:1 not found: manifest unknown: manifest "
-            "unknown",
+            "manifest for 127.0.0.1:5055/team/nope:1 not found: manifest unknown: manifest unknown",
             None,
             "has no such image",
             "name and tag",
@@ -48,8 +47,10 @@ IMAGE = "127.0.0.1:5055/team/base:1"
             "reachable",
         ),
         (
-            "pull access denied for private/app, repository does not exist or may require "
-            "'docker login': denied: requested access to the resource is denied",
+            (
+                "pull access denied for private/app, repository does not exist or may require "
+                "'docker login': denied: requested access to the resource is denied"
+            ),
             None,
             "cannot pull private/app: the registry docker.io has no such image",
             "a private image needs `docker login`",

@@ -125,4 +125,3 @@ class DaemonSide:
         elif isinstance(event, h2.events.StreamReset) and reply:
             reply.reset = True
             reply.ended.set()
-
