@@ -232,7 +232,8 @@ class SocketMeter:
     ``sent`` is every byte from clients to the daemon (request lines, headers and
     bodies: build contexts are most of it); ``builds`` counts build requests."""
 
-    def __init__(self, folder: Path, daemon: str | None = None) -> None:
+    def __init__(self, folder: Path, daemon: str | None = None, *, tcp: bool = False) -> None:
+        """With ``tcp``, the relay listens on a loopback TCP port instead (``tcp://``)."""
         host = daemon or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         if not host.startswith("unix://"):
             raise ValueError(f"SocketMeter needs a unix socket daemon, not {host}")
@@ -243,10 +244,16 @@ class SocketMeter:
         self.builds = 0
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
+        self._tcp = tcp
 
     def __enter__(self) -> SocketMeter:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(str(self.path))
+        if self._tcp:
+            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            server.bind(("127.0.0.1", 0))
+            self.url = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        else:
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind(str(self.path))
         server.listen(64)
         self._server = server
         threading.Thread(target=self._accept, daemon=True).start()

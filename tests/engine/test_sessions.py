@@ -23,7 +23,7 @@ import docker
 import pytest
 
 from tests.conftest import AuthRegistry
-from tests.engine.dockerutil import bakery, containers, write_tree
+from tests.engine.dockerutil import SocketMeter, bakery, containers, write_tree
 from tests.engine.test_build import read_file
 
 pytestmark = pytest.mark.docker
@@ -134,6 +134,34 @@ def test_a_wrong_password_names_the_registry(
     assert auth_registry.password not in text
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(f"{prefix}-a")
+
+
+def test_a_session_over_tcp(
+    client: docker.DockerClient,
+    auth_registry: AuthRegistry,
+    base_in_registry: str,
+    prefix: str,
+    tmp_path: Path,
+) -> None:
+    """DOCKER_HOST=tcp://: the session goes over TCP as the build does."""
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SHARED.format(base=base_in_registry, nonce=uuid.uuid4().hex),
+            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
+        },
+    )
+    config = docker_config(tmp_path / "docker-config", auth_registry)
+    with SocketMeter(tmp_path, tcp=True) as relay:
+        run = bakery(
+            tmp_path,
+            "build",
+            "--builder",
+            "buildkit",
+            env={"DOCKER_CONFIG": str(config), "DOCKER_HOST": relay.url},
+        )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert read_file(client, f"{prefix}-a", "/a") == b"a\n"
 
 
 SECRETS = """\

@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bakery.engine.backend import BuildFailed, BuildOutput, BuildSpec, Progress
+from bakery.engine.connection import daemon_address
 from bakery.engine.session.agents import AgentError
 from bakery.engine.session.credentials import DockerConfig
+from bakery.engine.session.dial import can_dial
 from bakery.engine.session.open import open_session
 from bakery.engine.threaded import Builder
 
@@ -50,6 +52,15 @@ class SessionBuilder:
             raise BuildFailed(str(err), hint=err.hint) from None
 
     async def _build(self, spec: BuildSpec, progress: Progress) -> BuildOutput:
+        if not can_dial(self.client):
+            if spec.secrets or spec.ssh:
+                raise BuildFailed(
+                    f"secrets and SSH agents need a BuildKit session, which bakery cannot "
+                    f"open to the daemon at {daemon_address(self.client)} yet",
+                    hint="reach the daemon over unix:// or tcp:// (DOCKER_HOST)",
+                )
+            # Without a session, pulls go anonymous: what bakery did before sessions.
+            return await self.inner.build(spec, progress)
         async with open_session(
             self.client,
             self.config,

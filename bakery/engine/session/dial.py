@@ -19,7 +19,7 @@ import trio
 from bakery.engine.backend import DaemonUnreachable
 from bakery.engine.connection import daemon_address, unreachable
 
-__all__ = ["SessionRefused", "UnsupportedTransport", "dial_session"]
+__all__ = ["SessionRefused", "UnsupportedTransport", "can_dial", "dial_session"]
 
 _MAX_HEAD = 64 * 1024
 DIAL_TIMEOUT = 10.0
@@ -80,6 +80,15 @@ def _request(
         *(f"X-Docker-Expose-Session-Grpc-Method: {method}" for method in methods),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def can_dial(client: Any) -> bool:
+    """Whether bakery can open a session to ``client``'s daemon: over a Unix
+    socket or TCP, not (yet) over ``ssh://``."""
+    if daemon_address(client).startswith("unix://"):
+        return True
+    url = urllib.parse.urlsplit(str(client.base_url))
+    return url.scheme in ("http", "https", "tcp") and bool(url.hostname)
 
 
 async def _connect(client: Any, where: str) -> trio.abc.Stream:
