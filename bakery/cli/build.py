@@ -60,6 +60,12 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
                 )
     jobs = args.jobs or int(client.info().get("NCPU") or 2)
     progress = make_progress(args.progress, plan, sys.stderr)
+    # Said once each, after the live view, so that it stays readable.
+    warnings: dict[str, None] = {}
+
+    def warn(message: str) -> None:
+        warnings.setdefault(message)
+
     with progress:
         runner = daemon_runner(
             plan,
@@ -74,8 +80,11 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
                 allow=frozenset(args.allow),
             ),
             progress,
+            warn=warn,
         )
         result = trio.run(lambda: runner.run(handle_signals=True))
+    for message in warnings:
+        sys.stderr.write(f"warning: {message}\n")
     code = (
         _stopped_code(result.signal)
         if result.interrupted

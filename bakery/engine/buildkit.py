@@ -41,6 +41,7 @@ from bakery.engine.backend import (
     StepEvent,
 )
 from bakery.engine.connection import abort_response, daemon_address, unreachable
+from bakery.engine.registry import HELPER_HINT
 from bakery.engine.stream import no_image_id, parse_error_line, read_build, refused
 
 if TYPE_CHECKING:
@@ -242,10 +243,8 @@ class BuildKitBackend:
 
     def _post(self, spec: BuildSpec, build_id: str) -> requests.Response:
         client = self.client
+        # Registry credentials go through the build's session, not a header.
         headers = {"Content-Type": "application/x-tar"}
-        # Registry credentials from the docker config, for FROM images to pull, as the
-        # SDK's own build() sends them.
-        client._set_auth_headers(headers)
         try:
             response: requests.Response = client._post(
                 client._url("/build"),
@@ -342,6 +341,8 @@ def _is_cancel(error: str) -> bool:
 def _hint(message: str) -> str | None:
     if "failed to compute cache key" in message and "not found" in message:
         return "the file is not in the build context, or .dockerignore leaves it out"
+    if "credential helper" in message:
+        return HELPER_HINT
     if "pull access denied" in message or "no such host" in message:
         return "the base image is neither on the daemon nor in a registry it can reach"
     return None

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import docker.credentials.errors
 import docker.errors
 import requests
 
@@ -43,6 +44,7 @@ from bakery.engine.backend import (
     StepEvent,
 )
 from bakery.engine.connection import abort_response, daemon_address, unreachable
+from bakery.engine.registry import HELPER_HINT
 from bakery.engine.stream import no_image_id, parse_error_line, read_build
 
 __all__ = ["TAIL_LINES", "ClassicBackend", "ClassicStream"]
@@ -240,6 +242,11 @@ class ClassicBackend:
                 )
             except requests.ConnectionError as err:
                 raise unreachable(daemon_address(client), err) from None
+            except (docker.credentials.errors.StoreError, docker.errors.DockerException) as err:
+                # The SDK asks the credential helpers before it sends the build.
+                raise BuildFailed(
+                    f"cannot get registry credentials ({err})", hint=HELPER_HINT
+                ) from None
         return messages, (seen[-1] if seen else None)
 
     def _image_id(self, stream: ClassicStream, tag: str) -> str:

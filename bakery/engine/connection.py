@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import socket
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,9 @@ def connect(timeout: float = 60.0, *, environ: Mapping[str, str] | None = None) 
     ``timeout`` bounds each ordinary request; builds stream without a read timeout.
     Raises ``DaemonUnreachable``.
     """
+    # The SDK warns through Python's warnings of a credential helper it cannot run;
+    # bakery says so itself, as an error of the pull or build that needs it.
+    warnings.filterwarnings("ignore", category=UserWarning, module="docker.credentials")
     env = dict(os.environ if environ is None else environ)
     kwargs = docker.utils.kwargs_from_env(environment=env) if env else {}
     where = _describe_host(kwargs.get("base_url"))

@@ -16,17 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import docker.credentials.errors
 import docker.errors
 
 from bakery.engine.push import split_tag
+from bakery.engine.registry import HELPER_HINT
 
 
 class ImageUnavailable(Exception):
     """A pull failed; ``explanation`` is the daemon's word for why."""
 
-    def __init__(self, explanation: str) -> None:
+    def __init__(self, explanation: str, hint: str | None = None) -> None:
         super().__init__(explanation)
         self.explanation = explanation
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class Images:
             self.client.pull(repo, tag=tag)
         except docker.errors.APIError as err:
             raise ImageUnavailable(str(err.explanation or err)) from None
+        except (docker.credentials.errors.StoreError, docker.errors.DockerException) as err:
+            raise ImageUnavailable(
+                f"cannot get registry credentials ({err})", hint=HELPER_HINT
+            ) from None
 
     def sizes(self, image_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         """Size in bytes and layer count of each image; one the daemon no longer

@@ -19,15 +19,24 @@ from bakery.engine.threaded import Builder, ThreadedBuilder
 
 
 def daemon_runner(
-    plan: Plan, client: Any, backend: Backend, options: RunOptions, emit: Callable[[Event], None]
+    plan: Plan,
+    client: Any,
+    backend: Backend,
+    options: RunOptions,
+    emit: Callable[[Event], None],
+    *,
+    warn: Callable[[str], None] = lambda _message: None,
 ) -> Runner:
-    """``client`` is a docker SDK ``APIClient``; ``backend`` the builder on its daemon.
+    """``client`` is a docker SDK ``APIClient``; ``backend`` the builder on its daemon;
+    ``warn`` hears what went wrong on the side (a broken credential helper, a
+    secret that could not be read when the daemon asked).
     Folders used as named contexts are made into images by the classic builder,
     which hides the Dockerfile from ``COPY`` (BuildKit, given a tar, would copy it)."""
     builder: Builder = ThreadedBuilder(backend)
     if backend.name == "buildkit":
         # The daemon's BuildKit asks its session for credentials, secrets and agents.
-        builder = SessionBuilder(builder, client, DockerConfig.load(os.environ), os.environ)
+        config = DockerConfig.load(os.environ, warn=warn)
+        builder = SessionBuilder(builder, client, config, os.environ, on_error=warn)
     return Runner(
         plan,
         builder,

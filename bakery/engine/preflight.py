@@ -11,6 +11,7 @@ from bakery.core.errors import ConfigError
 from bakery.core.plan import TARGET_PREFIX, Plan
 from bakery.engine.backend import BuildFailed
 from bakery.engine.images import ImageUnavailable
+from bakery.engine.registry import explain_pull_failure
 from bakery.engine.reuse import DOCKER_IMAGE_PREFIX
 from bakery.engine.session.agents import check_sources
 from bakery.engine.specs import output_dest
@@ -121,11 +122,14 @@ def pull_all(wanted: dict[str, str], pull: Callable[[str], None]) -> None:
         try:
             pull(image)
         except ImageUnavailable as err:
-            raise BuildFailed(
+            message, hint = explain_pull_failure(err.explanation, image) or (
                 f"cannot pull {image}: {err.explanation}",
+                err.hint or "check the image name and that its registry is reachable",
+            )
+            raise BuildFailed(
+                message,
                 where=f"target.{name}",
-                hint="check the image name and that its registry is reachable, "
-                "or build without --pull / pull = true to use the local image",
+                hint=f"{hint}; or build without --pull / pull = true to use the local image",
             ) from None
 
 

@@ -11,10 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import docker.credentials.errors
 import docker.errors
 import trio
 
 from bakery.core.errors import BakeryError, Outcome
+from bakery.engine.registry import HELPER_HINT
 
 
 class PushFailed(BakeryError):
@@ -58,6 +60,15 @@ def push_one(client: Any, ref: str) -> str:
     except docker.errors.APIError as err:
         raise PushFailed(
             f"cannot push {ref}: {err.explanation or err}", where=ref, hint=_hint(str(err))
+        ) from None
+    except (
+        docker.credentials.errors.StoreError,
+        docker.errors.DockerException,
+    ) as err:  # a credential helper that cannot answer
+        raise PushFailed(
+            f"cannot push {ref}: cannot get registry credentials ({err})",
+            where=ref,
+            hint=HELPER_HINT,
         ) from None
     if digest is None:
         raise PushFailed(f"the registry gave no digest for {ref}", where=ref)

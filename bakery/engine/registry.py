@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["explain_pull_failure", "metadata_image", "normalize", "registry_of"]
+__all__ = ["HELPER_HINT", "explain_pull_failure", "metadata_image", "normalize", "registry_of"]
 
 DOCKER_HUB = "docker.io"
+HELPER_HINT = (
+    "install the credential helper, or remove credsStore / credHelpers from "
+    "$DOCKER_CONFIG/config.json"
+)
 METADATA_STEP = "[internal] load metadata for "
 
 _DENIED = re.compile(

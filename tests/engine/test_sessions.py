@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -162,6 +163,78 @@ def test_a_session_over_tcp(
         )
     assert run.returncode == 0, run.stdout + run.stderr
     assert read_file(client, f"{prefix}-a", "/a") == b"a\n"
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("pull", [False, True], ids=["build", "--pull"])
+@pytest.mark.parametrize("fault", ["no such image", "registry down"])
+def test_other_registry_errors_name_the_image_and_the_registry(
+    client: docker.DockerClient,
+    auth_registry: AuthRegistry,
+    prefix: str,
+    tmp_path: Path,
+    *,
+    builder: str,
+    pull: bool,
+    fault: str,
+) -> None:
+    if fault == "no such image":
+        registry, says = auth_registry.address, "has no such image"
+    else:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            registry = f"127.0.0.1:{probe.getsockname()[1]}"
+        says = "does not answer"
+    image = f"{registry}/{prefix}-nope:1"
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SHARED.format(base=image, nonce=uuid.uuid4().hex),
+            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
+        },
+    )
+    config = docker_config(tmp_path / "docker-config", auth_registry)
+    args = ["--pull"] if pull else []
+    run = bakery(tmp_path, "build", "--builder", builder, *args, env={"DOCKER_CONFIG": str(config)})
+    text = run.stdout + run.stderr
+    assert run.returncode == 1, text
+    assert "Traceback" not in text
+    assert f"cannot pull {image}: the registry {registry} {says}" in text
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(f"{prefix}-a")
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_credential_helper_that_is_not_installed_is_named(
+    client: docker.DockerClient,
+    auth_registry: AuthRegistry,
+    base_in_registry: str,
+    prefix: str,
+    tmp_path: Path,
+    *,
+    builder: str,
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": SHARED.format(base=base_in_registry, nonce=uuid.uuid4().hex),
+            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
+            "docker-config/config.json": '{"credsStore": "bakery-test-absent"}',
+        },
+    )
+    run = bakery(
+        tmp_path,
+        "build",
+        "--builder",
+        builder,
+        env={"DOCKER_CONFIG": str(tmp_path / "docker-config")},
+    )
+    text = run.stdout + run.stderr
+    assert run.returncode == 1, text
+    assert "Traceback" not in text
+    assert "UserWarning" not in text
+    assert "docker-credential-bakery-test-absent" in text
+    assert "remove credsStore" in text
 
 
 SECRETS = """\

@@ -10,8 +10,9 @@ means the secret is an identity token. Docker Hub is looked up under its
 historical key ``https://index.docker.io/v1/``.
 
 No credentials is an answer too (the pull goes anonymous and the registry
-decides); a config or helper that is broken is reported once, without the
-secret, and treated the same way. Nothing here logs a credential.
+decides); so is a config.json that cannot be read, with a warning. A helper
+that cannot answer is an error naming it, as with the docker CLI. Nothing
+here logs a credential.
 """
 
 from __future__ import annotations
@@ -87,18 +88,15 @@ class DockerConfig:
 
     def credentials(self, host: str) -> Credentials | None:
         """The credentials for the registry ``host`` (``127.0.0.1:5000``,
-        ``registry-1.docker.io``), or None."""
+        ``registry-1.docker.io``), or None. Raises HelperFailed when the helper
+        config.json names cannot answer, as the docker CLI fails then too."""
         key = DOCKER_HUB_KEY if host in _HUB_HOSTS else host
         helpers = self._data.get("credHelpers")
         helper = helpers.get(host) if isinstance(helpers, Mapping) else None
         store = self._data.get("credsStore")
         name = helper if isinstance(helper, str) and helper else store
         if isinstance(name, str) and name:
-            try:
-                found = self._helper(name, key)
-            except HelperFailed as err:
-                self._warn(str(err))
-                found = None
+            found = self._helper(name, key)
             if found is not None:
                 return found
         return self._from_auths(key)

@@ -25,7 +25,7 @@ import trio
 
 from bakery.core.config.secrets import SecretSource
 from bakery.engine.protowire import WireError, encode, fields, string
-from bakery.engine.session.credentials import DockerConfig
+from bakery.engine.session.credentials import DockerConfig, HelperFailed
 from bakery.engine.session.grpc import Call, GrpcError, Status, Streaming, Unary
 from bakery.files import NotAFile, read_regular
 
@@ -106,7 +106,11 @@ class SessionServices:
 
     async def credentials(self, request: bytes, _call: Call) -> bytes:
         host = _field(request, 1)
-        found = await trio.to_thread.run_sync(self.config.credentials, host)
+        try:
+            found = await trio.to_thread.run_sync(self.config.credentials, host)
+        except HelperFailed as err:
+            self.on_error(str(err))
+            raise GrpcError(Status.UNAVAILABLE, str(err)) from None
         if found is None:
             return b""
         if found.identity_token:
