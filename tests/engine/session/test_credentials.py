@@ -65,19 +65,16 @@ def test_a_helper_for_the_registry_wins_over_the_store_and_auths() -> None:
     assert asked == [("gh", "ghcr.io"), ("desktop", "quay.io")]
 
 
-def test_a_broken_helper_is_a_warning_and_the_file_is_used() -> None:
-    warnings: list[str] = []
-
+def test_a_helper_that_cannot_answer_is_an_error_naming_it() -> None:
     def helper(name: str, server: str) -> Credentials | None:
         raise HelperFailed(f"credential helper docker-credential-{name} is not installed")
 
     config = DockerConfig(
-        {"credsStore": "pass", "auths": {"reg": {"auth": auth("a", "b")}}},
-        helper=helper,
-        warn=warnings.append,
+        {"credsStore": "pass", "auths": {"reg": {"auth": auth("a", "b")}}}, helper=helper
     )
-    assert config.credentials("reg") == Credentials("a", "b")
-    assert warnings == ["credential helper docker-credential-pass is not installed"]
+    # As the docker CLI: no silent fallback to the file, which may be stale.
+    with pytest.raises(HelperFailed, match="docker-credential-pass"):
+        config.credentials("reg")
 
 
 def test_credentials_never_show_the_secret() -> None:
