@@ -416,7 +416,7 @@ async def test_pull_refreshes_bases_first_and_a_failed_pull_builds_nothing(
     assert (await h.runner(pull=True).run()).ok
     assert h.images.pulls == ["busybox"]
     h.images.unpullable.add("busybox")
-    with pytest.raises(BuildFailed, match="cannot pull busybox: the registry docker.io refused access") as err:
+    with pytest.raises(BuildFailed, match=r"cannot pull busybox: the registry docker\.io") as err:
         await h.runner(pull=True).run()
     assert err.value.where == "target.client"
 
