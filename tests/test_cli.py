@@ -412,3 +412,20 @@ def test_a_report_file_that_is_a_folder_fails_before_building(project: Path) -> 
     code, _, err = run(project, "build", "--report-file", "reports")
     assert code == 2, err
     assert err.startswith("error: --report-file: 'reports' is a folder\n"), err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--secret", "id=a,env=X", "--secret", "id=a,src=f"], 'the id "a" is given twice'),
+        (["--secret", "token"], '"token" is not KEY=VALUE'),
+        (["--ssh", "default", "--ssh", "default"], 'the id "default" is given twice'),
+    ],
+)
+def test_bad_secret_and_ssh_flags_are_usage_errors(
+    project: Path, args: list[str], message: str
+) -> None:
+    code, _out, err = run(project, "build", *args)
+    assert code == 2
+    assert message in err
+    assert err.startswith(("error: --secret", "error: --ssh"))

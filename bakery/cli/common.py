@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bakery.core.errors import EXIT_CODES, BakeryError, Outcome
+from bakery.core.errors import EXIT_CODES, BakeryError, ConfigError, Outcome
 
 if TYPE_CHECKING:
     from bakery.core.config import Project
@@ -50,6 +50,12 @@ def _with_session_sources(project: Project, secrets: Sequence[str], ssh: Sequenc
     cwd = str(Path.cwd())
     given = [parse_secret(s, cwd, where="--secret", key="--secret") for s in secrets]
     agents = [parse_ssh(s, cwd, where="--ssh", key="--ssh") for s in ssh]
+    for flag, ids in (("--secret", [g.id for g in given]), ("--ssh", [a.id for a in agents])):
+        repeated = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+        if repeated is not None:
+            raise ConfigError(
+                f'the id "{repeated}" is given twice', where=flag, hint="each id names one source"
+            )
     targets = {}
     for name, target in project.targets.items():
         own = [s for s in target.secrets if s.id not in {g.id for g in given}]

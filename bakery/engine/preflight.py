@@ -14,6 +14,7 @@ from bakery.engine.images import ImageUnavailable
 from bakery.engine.registry import explain_pull_failure
 from bakery.engine.reuse import DOCKER_IMAGE_PREFIX
 from bakery.engine.session.agents import check_sources
+from bakery.engine.session.services import MAX_SECRET_SIZE
 from bakery.engine.specs import output_dest
 
 
@@ -82,11 +83,21 @@ def _check_session_sources(
         )
     for secret in target.secrets:
         env = secret.env if secret.env is not None else secret.id if secret.fallback else None
+        size = None
         if env is not None and env in environ:
+            size = len(environ[env].encode("utf-8", "surrogateescape"))
+        elif secret.src is not None and secret.env is None and os.path.isfile(secret.src):
+            size = os.path.getsize(secret.src)
+        if size is not None and size > MAX_SECRET_SIZE:
+            raise ConfigError(
+                f'secret "{secret.id}" is {size // 1024} KiB, more than the '
+                f"{MAX_SECRET_SIZE // 1024} KiB BuildKit takes",
+                where=where,
+                hint="mount a smaller secret (a token, a key), and fetch larger files with it",
+            )
+        if size is not None:
             continue
         if secret.src is not None and secret.env is None:
-            if os.path.isfile(secret.src):
-                continue
             problem = (
                 f"neither the variable {secret.id} nor the file {secret.src} exists"
                 if secret.fallback

@@ -78,3 +78,11 @@ def test_the_default_agent_needs_ssh_auth_sock(agent_socket: str) -> None:
 def test_a_missing_key_file_is_named() -> None:
     with pytest.raises(ConfigError, match=r'ssh "deploy" of target\.a: there is no /nowhere/k'):
         check('[target.a]\nssh = ["deploy=/nowhere/k"]\n')
+
+
+def test_a_secret_over_buildkits_bound_is_refused_before_building(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * (600 * 1024))
+    with pytest.raises(ConfigError, match=r'secret "t" is 600 KiB, more than the 500 KiB'):
+        check(f'[target.a]\nsecret = ["id=t,src={tmp_path / "big"}"]\n')
+    with pytest.raises(ConfigError, match="more than the 500 KiB"):
+        check('[target.a]\nsecret = ["id=t,env=T"]\n', environ={"T": "x" * (501 * 1024)})

@@ -245,7 +245,8 @@ FROM base AS fromfile
 RUN --mount=type=secret,id=f,required=true sha256sum < /run/secrets/f > /digest
 
 FROM base AS fromenv
-RUN --mount=type=secret,id=e,required=true sha256sum < /run/secrets/e > /digest
+RUN --mount=type=secret,id=e,required=true sha256sum < /run/secrets/e > /digest && \
+    echo "printed: $(cat /run/secrets/e)"
 """
 
 
@@ -301,6 +302,8 @@ def test_secrets_are_read_and_reach_no_image_output_or_report(
     for value in (from_file, from_env):
         assert value not in outputs
         assert value.encode() not in saved
+    # A step that prints a secret shows it masked.
+    assert "printed: ****" in run.stderr
 
 
 def test_the_classic_builder_refuses_a_secret_before_building(

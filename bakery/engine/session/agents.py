@@ -111,7 +111,7 @@ def _start_agent(path: str) -> _Private:
         ["ssh-agent", "-D", "-a", path],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     agent = _Private(process, path)
     # -D stays in the foreground; the socket exists once it listens.
@@ -119,6 +119,7 @@ def _start_agent(path: str) -> _Private:
     while not _is_socket(path):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise AgentError(
                 "ssh-agent did not start", hint="check that OpenSSH's ssh-agent runs here"
             )

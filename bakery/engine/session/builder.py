@@ -8,9 +8,12 @@ and a round trip, next to a build that costs seconds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import trio
 
 from bakery.engine.backend import BuildFailed, BuildOutput, BuildSpec, Progress
 from bakery.engine.connection import daemon_address
@@ -18,6 +21,8 @@ from bakery.engine.session.agents import AgentError
 from bakery.engine.session.credentials import DockerConfig
 from bakery.engine.session.dial import can_dial
 from bakery.engine.session.open import open_session
+from bakery.engine.session.redact import Redactor
+from bakery.engine.session.services import SecretUnreadable, read_secret
 from bakery.engine.threaded import Builder
 
 __all__ = ["SessionBuilder"]
@@ -61,6 +66,8 @@ class SessionBuilder:
                 )
             # Without a session, pulls go anonymous: what bakery did before sessions.
             return await self.inner.build(spec, progress)
+        redact = Redactor(await trio.to_thread.run_sync(self._values, spec))
+        masked = (lambda event: progress(redact.event(event))) if redact else progress
         async with open_session(
             self.client,
             self.config,
@@ -69,4 +76,16 @@ class SessionBuilder:
             ssh=spec.ssh,
             on_error=self.on_error,
         ) as session_id:
-            return await self.inner.build(dataclasses.replace(spec, session=session_id), progress)
+            try:
+                return await self.inner.build(dataclasses.replace(spec, session=session_id), masked)
+            except BuildFailed as err:
+                raise (redact.failure(err) if redact else err) from None
+
+    def _values(self, spec: BuildSpec) -> list[bytes]:
+        """The values to mask in this build's output (those that can be read now:
+        one that cannot fails the build when the daemon asks for it)."""
+        values = []
+        for secret in spec.secrets:
+            with contextlib.suppress(SecretUnreadable):
+                values.append(read_secret(secret, self.environ))
+        return values

@@ -92,7 +92,8 @@ class DockerConfig:
         config.json names cannot answer, as the docker CLI fails then too."""
         key = DOCKER_HUB_KEY if host in _HUB_HOSTS else host
         helpers = self._data.get("credHelpers")
-        helper = helpers.get(host) if isinstance(helpers, Mapping) else None
+        # By the registry's name, or by its config key (Docker Hub's is a URL).
+        helper = (helpers.get(host) or helpers.get(key)) if isinstance(helpers, Mapping) else None
         store = self._data.get("credsStore")
         name = helper if isinstance(helper, str) and helper else store
         if isinstance(name, str) and name:

@@ -99,8 +99,12 @@ async def _connect(client: Any, where: str) -> trio.abc.Stream:
         port = url.port or (2376 if url.scheme == "https" else 2375)
         stream: trio.abc.Stream = await trio.open_tcp_stream(url.hostname, port)
         if url.scheme == "https":
-            tls = trio.SSLStream(stream, _tls_context(client), server_hostname=url.hostname)
-            await tls.do_handshake()
+            try:
+                tls = trio.SSLStream(stream, _tls_context(client), server_hostname=url.hostname)
+                await tls.do_handshake()
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
             stream = tls
         return stream
     raise UnsupportedTransport(where)

@@ -123,44 +123,56 @@ class _Server:
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
         )
         self.calls: dict[int, _CallState] = {}
-        self.send_lock = trio.Lock()
+        self.pending = trio.Event()
         self.closed = False
 
     async def run(self, received: bytes) -> None:
         self.conn.initiate_connection()
-        await self.flush()
         async with trio.open_nursery() as nursery:
             self.nursery = nursery
-            data = received
-            while True:
-                if not data:
-                    try:
-                        data = bytes(await self.stream.receive_some(_READ_SIZE))
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        data = b""
-                    if not data:
-                        break  # the daemon closed the session
-                try:
-                    events = self.conn.receive_data(data)
-                except h2.exceptions.ProtocolError:
-                    break  # nothing sensible can follow a broken frame
-                data = b""
-                for event in events:
-                    self.handle(event)
-                await self.flush()
-                if self.closed:
-                    break
+            # One task writes, outside any call's cancel scope: a call cancelled
+            # mid-write must not cut a frame in half for every other call.
+            nursery.start_soon(self.write_loop)
+            self.wake()
+            await self.read_loop(received)
             self.closed = True
             nursery.cancel_scope.cancel()
 
-    async def flush(self) -> None:
-        async with self.send_lock:
-            out = self.conn.data_to_send()
-            if out and not self.closed:
+    async def read_loop(self, data: bytes) -> None:
+        while not self.closed:
+            if not data:
                 try:
-                    await self.stream.send_all(out)
+                    data = bytes(await self.stream.receive_some(_READ_SIZE))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    self.closed = True
+                    data = b""
+                if not data:
+                    return  # the daemon closed the session
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                return  # nothing sensible can follow a broken frame
+            data = b""
+            for event in events:
+                self.handle(event)
+            self.wake()
+
+    async def write_loop(self) -> None:
+        while True:
+            await self.pending.wait()
+            self.pending = trio.Event()
+            out = self.conn.data_to_send()
+            if not out:
+                continue
+            try:
+                await self.stream.send_all(out)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.closed = True
+                self.nursery.cancel_scope.cancel()
+                return
+
+    def wake(self) -> None:
+        """Have the writer send what h2 holds."""
+        self.pending.set()
 
     # -- events ------------------------------------------------------------------
 
@@ -181,13 +193,10 @@ class _Server:
             call = self.calls.pop(event.stream_id, None)
             if call is not None:
                 call.scope.cancel()
-        elif isinstance(event, h2.events.WindowUpdated):
-            targets = (
-                self.calls.values()
-                if event.stream_id == 0
-                else [c for c in (self.calls.get(event.stream_id),) if c is not None]
-            )
-            for call in targets:
+        elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
+            # A window opens by WINDOW_UPDATE, or for every stream at once by a new
+            # initial window size: let every waiting call look again.
+            for call in self.calls.values():
                 call.window.set()
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.closed = True
@@ -204,9 +213,7 @@ class _Server:
             length = int.from_bytes(call.buffer[1:5], "big")
             if call.buffer[0] != 0 or length > MAX_MESSAGE:
                 call.scope.cancel()
-                self.nursery.start_soon(
-                    self.finish, call, Status.INTERNAL, "compressed or oversized message"
-                )
+                self.finish(call, Status.INTERNAL, "compressed or oversized message")
                 return
             if len(call.buffer) < 5 + length:
                 return
@@ -238,36 +245,45 @@ class _Server:
                     code, text = Status.UNIMPLEMENTED, f"unknown method {state.method}"
             except GrpcError as err:
                 code, text = err.code, err.message
-        if state.scope.cancelled_caught:
-            if state.stream_id not in self.calls:
-                return  # reset by the daemon: nothing to answer
+            except Exception as err:  # one call's trouble must not end the session
+                # Only the type: a message could quote a secret.
+                code, text = Status.INTERNAL, type(err).__name__
+        if state.scope.cancelled_caught and state.stream_id in self.calls:
             code, text = Status.CANCELLED, "cancelled"
-        await self.finish(state, code, text)
+        self.finish(state, code, text)
 
     async def send(self, state: _CallState, message: bytes) -> None:
-        if not state.answered:
-            state.answered = True
-            self.conn.send_headers(
-                state.stream_id, [(":status", "200"), ("content-type", "application/grpc")]
-            )
+        """One message of ``state``'s answer, as the window lets it go. Raises
+        GrpcError(CANCELLED) once the daemon has reset the call."""
         data = len(message).to_bytes(5, "big") + message  # flag 0: not compressed
         while data:
-            window = min(
-                self.conn.local_flow_control_window(state.stream_id),
-                self.conn.max_outbound_frame_size,
-            )
-            if window <= 0:
-                state.window = trio.Event()
-                await self.flush()
-                await state.window.wait()
-                continue
-            self.conn.send_data(state.stream_id, data[:window])
+            if state.stream_id not in self.calls:
+                raise GrpcError(Status.CANCELLED, "the daemon reset the call")
+            try:
+                if not state.answered:
+                    self.conn.send_headers(
+                        state.stream_id,
+                        [(":status", "200"), ("content-type", "application/grpc")],
+                    )
+                    state.answered = True
+                window = min(
+                    self.conn.local_flow_control_window(state.stream_id),
+                    self.conn.max_outbound_frame_size,
+                )
+                if window <= 0:
+                    state.window = trio.Event()
+                    self.wake()
+                    await state.window.wait()
+                    continue
+                self.conn.send_data(state.stream_id, data[:window])
+            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                raise GrpcError(Status.CANCELLED, "the daemon reset the call") from None
             data = data[window:]
-        await self.flush()
+            self.wake()
 
-    async def finish(self, state: _CallState, code: int, text: str) -> None:
+    def finish(self, state: _CallState, code: int, text: str) -> None:
         if self.calls.pop(state.stream_id, None) is None:
-            return
+            return  # reset by the daemon, or already answered
         trailers = [("grpc-status", str(code))]
         if text:
             trailers.append(("grpc-message", urllib.parse.quote(text, safe=" ")))
@@ -276,4 +292,4 @@ class _Server:
             trailers = [(":status", "200"), ("content-type", "application/grpc"), *trailers]
         with contextlib.suppress(h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
             self.conn.send_headers(state.stream_id, trailers, end_stream=True)
-        await self.flush()
+        self.wake()

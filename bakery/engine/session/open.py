@@ -42,13 +42,19 @@ async def open_session(
     """The id of a session on ``client``'s daemon, served until the block ends.
     Raises DaemonUnreachable (or SessionRefused), or AgentError."""
     session_id = uuid.uuid4().hex
-    with contextlib.ExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
         agents: dict[str, str] = {}
         if ssh:
-            # Starting a private agent blocks on its process: keep trio's loop free.
+            # Starting and stopping a private agent blocks on its process: keep
+            # trio's loop free (other builds' sessions answer health checks on it).
             manager = ssh_agents(ssh, environ)
             agents = await trio.to_thread.run_sync(manager.__enter__)
-            stack.push(manager.__exit__)
+
+            async def stop_agents() -> None:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(manager.__exit__, None, None, None)
+
+            stack.push_async_callback(stop_agents)
         services = SessionServices(
             secrets={s.id: s for s in secrets},
             agents=agents,

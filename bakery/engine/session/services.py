@@ -17,6 +17,7 @@ Message layouts (field numbers) are those of BuildKit's ``.proto`` files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from bakery.engine.session.credentials import DockerConfig, HelperFailed
 from bakery.engine.session.grpc import Call, GrpcError, Status, Streaming, Unary
 from bakery.files import NotAFile, read_regular
 
-__all__ = ["MAX_SECRET_SIZE", "SessionServices", "read_secret"]
+__all__ = ["MAX_SECRET_SIZE", "SecretUnreadable", "SessionServices", "read_secret"]
 
 HEALTH = "/grpc.health.v1.Health/Check"
 CREDENTIALS = "/moby.filesync.v1.Auth/Credentials"
@@ -52,7 +53,8 @@ def read_secret(secret: SecretSource, environ: Mapping[str, str]) -> bytes:
     """The bytes of ``secret``. Raises SecretUnreadable."""
     env = secret.env if secret.env is not None else (secret.id if secret.fallback else None)
     if env is not None and env in environ:
-        value = environ[env].encode()
+        # The bytes the variable holds, also when they are not UTF-8.
+        value = environ[env].encode("utf-8", "surrogateescape")
     elif secret.src is not None and (secret.env is None):
         try:
             value = read_regular(secret.src, limit=MAX_SECRET_SIZE + 1)
@@ -107,7 +109,10 @@ class SessionServices:
     async def credentials(self, request: bytes, _call: Call) -> bytes:
         host = _field(request, 1)
         try:
-            found = await trio.to_thread.run_sync(self.config.credentials, host)
+            # A helper that hangs must not hold up Ctrl-C: its answer is dropped then.
+            found = await trio.to_thread.run_sync(
+                self.config.credentials, host, abandon_on_cancel=True
+            )
         except HelperFailed as err:
             self.on_error(str(err))
             raise GrpcError(Status.UNAVAILABLE, str(err)) from None
@@ -123,7 +128,9 @@ class SessionServices:
         if secret is None:
             raise GrpcError(Status.NOT_FOUND, f"secret {secret_id} not given to this build")
         try:
-            value = await trio.to_thread.run_sync(read_secret, secret, self.environ)
+            value = await trio.to_thread.run_sync(
+                read_secret, secret, self.environ, abandon_on_cancel=True
+            )
         except SecretUnreadable as err:
             self.on_error(str(err))
             raise GrpcError(Status.NOT_FOUND, str(err)) from None
@@ -147,17 +154,19 @@ class SessionServices:
         async with agent, trio.open_nursery() as nursery:
 
             async def to_agent() -> None:
-                async for message in call.incoming:
-                    data = _bytes_field(message, 1)
-                    if data:
-                        await agent.send_all(data)
-                await agent.send_eof()
+                # An agent that goes away ends the relay as an end of stream would.
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    async for message in call.incoming:
+                        data = _bytes_field(message, 1)
+                        if data:
+                            await agent.send_all(data)
+                    await agent.send_eof()
 
             nursery.start_soon(to_agent)
             while True:
                 try:
                     chunk = await agent.receive_some(_CHUNK)
-                except trio.BrokenResourceError:
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
                     chunk = b""
                 if not chunk:
                     break

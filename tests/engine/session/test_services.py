@@ -7,6 +7,7 @@ import base64
 import os
 import socket
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -238,3 +239,103 @@ async def test_the_server_ends_when_the_daemon_closes_the_connection(tmp_path: P
             daemon.conn.initiate_connection()
             await daemon.flush()
             await theirs.aclose()
+
+
+async def test_a_call_reset_while_its_handler_works_leaves_the_session_up(
+    tmp_path: Path,
+) -> None:
+    async def slow(_request: bytes, _call: object) -> bytes:
+        # A thread that cannot be cancelled (a credential helper) returns after
+        # the reset, without a checkpoint: the answer must be dropped quietly.
+        await trio.to_thread.run_sync(time.sleep, 0.3)
+        return b"late"
+
+    ours, theirs = trio.testing.memory_stream_pair()
+    served = services(tmp_path)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve, ours, {**served.unary(), "/slow": slow})
+            daemon = DaemonSide(theirs)
+            await daemon.start(nursery)
+            stream_id = await daemon.open("/slow")
+            await daemon.send(stream_id, b"", end=True)
+            await trio.sleep(0.05)
+            await daemon.reset(stream_id)
+            await trio.sleep(0.5)
+            assert (await daemon.call(HEALTH)).status == Status.OK
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_larger_initial_window_lets_a_waiting_answer_go(tmp_path: Path) -> None:
+    """grpc-go grows windows with SETTINGS_INITIAL_WINDOW_SIZE, not only WINDOW_UPDATE."""
+    import h2.config
+    import h2.connection
+    import h2.settings
+
+    value = b"s" * 100_000
+    served = services(tmp_path, secrets={"s": SecretSource("s", env="S")}, environ={"S": "x"})
+
+    async def big(_request: bytes, _call: object) -> bytes:
+        return value
+
+    ours, theirs = trio.testing.memory_stream_pair()
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.increment_flow_control_window(1 << 22)  # the connection's window: wide open
+    headers = [(":method", "POST"), (":path", "/big"), (":scheme", "http"), (":authority", "a")]
+    conn.send_headers(1, [*headers, ("content-type", "application/grpc")])
+    conn.send_data(1, b"\0" * 5, end_stream=True)
+    received = 0
+    ended = trio.Event()
+
+    async def daemon() -> None:
+        nonlocal received
+        await theirs.send_all(conn.data_to_send())
+        grown = False
+        while not ended.is_set():
+            for event in conn.receive_data(await theirs.receive_some()):
+                if isinstance(event, h2.events.DataReceived):
+                    received += len(event.data)  # never acknowledged per stream
+                elif isinstance(event, h2.events.StreamEnded):
+                    ended.set()
+            if received >= 65535 and not grown:
+                grown = True
+                conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
+            await theirs.send_all(conn.data_to_send())
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve, ours, {**served.unary(), "/big": big})
+            nursery.start_soon(daemon)
+            await ended.wait()
+            nursery.cancel_scope.cancel()
+    assert received >= len(value)
+
+
+async def test_a_call_reset_mid_write_does_not_cut_other_calls_frames(tmp_path: Path) -> None:
+    """A reset lands while a large answer is being written: the next call's
+    answer still arrives whole (the writer is not cancelled with the call)."""
+    value = os.urandom(400 * 1024)
+    (tmp_path / "big").write_bytes(value)
+    served = services(tmp_path, secrets={"big": SecretSource("big", src=str(tmp_path / "big"))})
+    left, right = socket.socketpair()
+    for sock in (left, right):  # small buffers: the write takes many rounds
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ours = trio.SocketStream(trio.socket.from_stdlib_socket(left))
+    theirs = trio.SocketStream(trio.socket.from_stdlib_socket(right))
+    with trio.fail_after(10):
+        async with ours, theirs, trio.open_nursery() as nursery:
+            nursery.start_soon(serve, ours, served.unary(), served.streaming())
+            daemon = DaemonSide(theirs)
+            await daemon.start(nursery)
+            stream_id = await daemon.open(GET_SECRET)
+            await daemon.send(stream_id, encode([(1, "big")]), end=True)
+            reply = daemon.replies[stream_id]
+            while len(reply.buffer) < 8192:
+                await trio.sleep(0.001)
+            await daemon.reset(stream_id)
+            health = await daemon.call(HEALTH)
+            assert health.status == Status.OK
+            assert field(health.messages[0], 1) == 1
+            nursery.cancel_scope.cancel()
