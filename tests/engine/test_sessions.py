@@ -64,6 +64,17 @@ RUN echo b > /b
 """
 
 
+def one_target(folder: Path, prefix: str, base: str) -> None:
+    """Target a of SHARED, FROM ``base``."""
+    write_tree(
+        folder,
+        {
+            "Dockerfile": SHARED.format(base=base, nonce=uuid.uuid4().hex),
+            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
+        },
+    )
+
+
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_a_base_only_in_a_registry_with_a_password_builds_base_once(
     client: docker.DockerClient,
@@ -116,13 +127,7 @@ def test_a_wrong_password_names_the_registry(
     *,
     builder: str,
 ) -> None:
-    write_tree(
-        tmp_path,
-        {
-            "Dockerfile": SHARED.format(base=base_in_registry, nonce=uuid.uuid4().hex),
-            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
-        },
-    )
+    one_target(tmp_path, prefix, base_in_registry)
     config = docker_config(tmp_path / "docker-config", auth_registry, password="wrong")
     run = bakery(tmp_path, "build", "--builder", builder, env={"DOCKER_CONFIG": str(config)})
     text = run.stdout + run.stderr
@@ -145,13 +150,7 @@ def test_a_session_over_tcp(
     tmp_path: Path,
 ) -> None:
     """DOCKER_HOST=tcp://: the session goes over TCP as the build does."""
-    write_tree(
-        tmp_path,
-        {
-            "Dockerfile": SHARED.format(base=base_in_registry, nonce=uuid.uuid4().hex),
-            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
-        },
-    )
+    one_target(tmp_path, prefix, base_in_registry)
     config = docker_config(tmp_path / "docker-config", auth_registry)
     with SocketMeter(tmp_path, tcp=True) as relay:
         run = bakery(
@@ -186,13 +185,7 @@ def test_other_registry_errors_name_the_image_and_the_registry(
             registry = f"127.0.0.1:{probe.getsockname()[1]}"
         says = "does not answer"
     image = f"{registry}/{prefix}-nope:1"
-    write_tree(
-        tmp_path,
-        {
-            "Dockerfile": SHARED.format(base=image, nonce=uuid.uuid4().hex),
-            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
-        },
-    )
+    one_target(tmp_path, prefix, image)
     config = docker_config(tmp_path / "docker-config", auth_registry)
     args = ["--pull"] if pull else []
     run = bakery(tmp_path, "build", "--builder", builder, *args, env={"DOCKER_CONFIG": str(config)})
@@ -214,14 +207,8 @@ def test_a_credential_helper_that_is_not_installed_is_named(
     *,
     builder: str,
 ) -> None:
-    write_tree(
-        tmp_path,
-        {
-            "Dockerfile": SHARED.format(base=base_in_registry, nonce=uuid.uuid4().hex),
-            "bake.toml": f'[target.a]\ntarget = "a"\ntags = ["{prefix}-a"]\n',
-            "docker-config/config.json": '{"credsStore": "bakery-test-absent"}',
-        },
-    )
+    one_target(tmp_path, prefix, base_in_registry)
+    write_tree(tmp_path, {"docker-config/config.json": '{"credsStore": "bakery-test-absent"}'})
     run = bakery(
         tmp_path,
         "build",

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os.path
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from bakery.core.config.model import FrozenMap, Group, Project, SourceFile, Target
 from bakery.core.config.overrides import apply_inherits, apply_set
 from bakery.core.config.reader import read_file
 from bakery.core.config.schema import one_hint
-from bakery.core.config.secrets import parse_secret, parse_ssh
+from bakery.core.config.secrets import SecretSource, SshSource, parse_secret, parse_ssh
 from bakery.core.config.tables import Table, Value
 from bakery.core.config.variables import Variables, expand_table
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
@@ -161,19 +162,8 @@ def _build_target(table: Table) -> Target:
             hint='a size such as "64m" or "1g"',
         )
 
-    secrets, ssh = [], []
-    if "secret" in a:
-        value = a["secret"]
-        for entry in strings("secret"):
-            at, base = value.origin.where, value.origin.base_dir
-            secrets.append(parse_secret(entry, base, where=at, key=value.key))
-        _no_repeats([s.id for s in secrets], "secret", value)
-    if "ssh" in a:
-        value = a["ssh"]
-        for entry in strings("ssh"):
-            at, base = value.origin.where, value.origin.base_dir
-            ssh.append(parse_ssh(entry, base, where=at, key=value.key))
-        _no_repeats([s.id for s in ssh], "ssh", value)
+    secrets = _session_sources(a.get("secret"), "secret", parse_secret)
+    ssh = _session_sources(a.get("ssh"), "ssh", parse_ssh)
 
     contexts = {}
     for name, value in table.maps.get("contexts", {}).items():
@@ -209,7 +199,17 @@ def _build_target(table: Table) -> Target:
     )
 
 
-def _no_repeats(ids: list[str], what: str, value: Value) -> None:
+S = TypeVar("S", SecretSource, SshSource)
+
+
+def _session_sources(value: Value | None, what: str, parse: Callable[..., S]) -> list[S]:
+    """The entries of ``secret`` or ``ssh``, each id once."""
+    if value is None:
+        return []
+    assert isinstance(value.value, tuple)
+    at, base = value.origin.where, value.origin.base_dir
+    sources = [parse(entry, base, where=at, key=value.key) for entry in value.value]
+    ids = [s.id for s in sources]
     repeated = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
     if repeated is not None:
         raise ConfigError(
@@ -217,6 +217,7 @@ def _no_repeats(ids: list[str], what: str, value: Value) -> None:
             where=value.origin.where,
             hint="each id names one source",
         )
+    return sources
 
 
 def _output(value: Value) -> str:
