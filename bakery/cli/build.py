@@ -47,6 +47,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         )
     project = load_project(args)
     names = project.select(args.names)
+    cache_repo = _cache_repo(args, project.cache_repo)
     plan = make_plan(project.targets, names, DockerfileCache().graph)
     client = connect()
     backend = pick_backend(client, args.builder)
@@ -81,6 +82,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
             ),
             progress,
             warn=warn,
+            cache_repo=cache_repo,
         )
         result = trio.run(lambda: runner.run(handle_signals=True))
     for message in warnings:
@@ -123,6 +125,20 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     # Errors stay on standard error, last, whatever the report's form.
     render_failures(Console(file=sys.stderr, highlight=False), plan, result)
     return code
+
+
+def _cache_repo(args: argparse.Namespace, configured: str | None) -> str | None:
+    """``--cache-repo`` over ``[cache] repo``."""
+    from bakery.core.config.resolve import cache_repo_error
+
+    repo = args.cache_repo or configured
+    if args.cache_repo:
+        problem = cache_repo_error(args.cache_repo)
+        if problem:
+            raise ConfigError(
+                problem, where="--cache-repo", hint='write "REGISTRY/NAME", without a tag'
+            )
+    return repo or None
 
 
 def _push_tags(names: Sequence[str], targets: Any, err: TextIO) -> dict[str, list[str]]:

@@ -30,10 +30,12 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_print(args: argparse.Namespace, out: TextIO) -> int:
     project = load_project(args)
     names = project.select(args.names)
-    doc = {
+    doc: dict[str, object] = {
         "group": {g.name: {"targets": list(g.targets)} for g in project.groups.values()},
         "target": {n: project.targets[n].to_json() for n in names},
     }
+    if project.cache_repo:
+        doc["cache"] = {"repo": project.cache_repo}
     json.dump(doc, out, indent=2)
     out.write("\n")
     return EXIT_OK

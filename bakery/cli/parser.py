@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         'network.host (a target with network = "host"); repeatable',
     )
     p.add_argument(
+        "--cache-repo",
+        metavar="REGISTRY/NAME",
+        help="the registry cache: pull stages built before (anywhere) by their stage key, "
+        "push what is built; over [cache] repo (docs/distributed.md)",
+    )
+    p.add_argument(
         "--secret",
         action="append",
         default=[],

@@ -48,7 +48,7 @@ class _State(enum.Enum):
     ENDED = 2
 
 
-_GOOD = (Status.BUILT, Status.CACHED)
+_GOOD = (Status.BUILT, Status.CACHED, Status.PULLED)
 
 
 class Scheduler:
@@ -92,9 +92,9 @@ class Scheduler:
 
     def target_succeeded(self, name: str) -> Status:
         """The target's image is tagged: ``cached`` when every node it needs came
-        from cache, else ``built``."""
+        from cache (the daemon's or the registry's), else ``built``."""
         nodes = self.plan.targets[name].nodes
-        cached = all(self.outcome(n).status is Status.CACHED for n in nodes)
+        cached = all(self.outcome(n).status in (Status.CACHED, Status.PULLED) for n in nodes)
         status = Status.CACHED if cached else Status.BUILT
         self._targets[name] = status
         return status

@@ -8,6 +8,7 @@ import enum
 class Status(enum.Enum):
     BUILT = "built"
     CACHED = "cached"
+    PULLED = "pulled"  # from the registry cache, not built
     FAILED = "failed"
     NOT_STARTED = "not started"
     CANCELLED = "cancelled"

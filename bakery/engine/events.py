@@ -68,6 +68,7 @@ class NodeResult:
     image_id: str | None = None
     error: BuildFailed | None = None
     reason: str | None = None
+    pulled_bytes: int | None = None  # PULLED: the size of the image the cache gave
 
     @property
     def seconds(self) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bakery.core.plan import Plan
 from bakery.engine.backend import Backend
+from bakery.engine.cache import RegistryCache
 from bakery.engine.classic import ClassicBackend
 from bakery.engine.events import Event
 from bakery.engine.images import Images
@@ -26,10 +27,12 @@ def daemon_runner(
     emit: Callable[[Event], None],
     *,
     warn: Callable[[str], None] = lambda _message: None,
+    cache_repo: str | None = None,
 ) -> Runner:
     """``client`` is a docker SDK ``APIClient``; ``backend`` the builder on its daemon;
     ``warn`` hears what went wrong on the side (a broken credential helper, a
-    secret that could not be read when the daemon asked).
+    secret that could not be read when the daemon asked, a cache push that failed);
+    ``cache_repo`` the registry cache's repository, if any.
     Folders used as named contexts are made into images by the classic builder,
     which hides the Dockerfile from ``COPY`` (BuildKit, given a tar, would copy it)."""
     builder: Builder = ThreadedBuilder(backend)
@@ -37,6 +40,7 @@ def daemon_runner(
         # The daemon's BuildKit asks its session for credentials, secrets and agents.
         config = DockerConfig.load(os.environ, warn=warn)
         builder = SessionBuilder(builder, client, config, os.environ, on_error=warn)
+    cache = RegistryCache(client, cache_repo) if cache_repo else None
     return Runner(
         plan,
         builder,
@@ -44,4 +48,6 @@ def daemon_runner(
         options,
         emit,
         folder_builder=ThreadedBuilder(ClassicBackend(client)),
+        cache=cache,
+        warn=warn,
     )

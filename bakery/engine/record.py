@@ -75,6 +75,27 @@ class Record:
                 image_id=image_id if node_id == nodes[-1] else None,
             )
 
+    def pulled(self, nodes: tuple[str, ...], image_id: str, start: float, size: int) -> None:
+        """``nodes`` came from the registry cache: the last one's image, pulled since
+        ``start``, ``size`` bytes; the others are in it."""
+        now = trio.current_time()
+        for node_id in nodes:
+            if node_id in self.results:
+                continue
+            last = node_id == nodes[-1]
+            self.results[node_id] = NodeResult(
+                node_id,
+                Status.PULLED,
+                started=start,
+                finished=now,
+                image_id=image_id if last else None,
+                pulled_bytes=size if last else None,
+            )
+            self.schedule.node_finished(node_id, Status.PULLED)
+            self.emit(
+                NodeFinished(node_id, Status.PULLED, now, image_id=image_id if last else None)
+            )
+
     def not_started(self, nodes: tuple[str, ...], reason: str) -> None:
         for node_id in nodes:
             self.finish(node_id, Status.NOT_STARTED, reason=reason)

@@ -40,6 +40,8 @@ from bakery.core.status import Status
 from bakery.engine import preflight
 from bakery.engine.backend import BuildFailed, BuildSpec, ProgressEvent, StepEvent
 from bakery.engine.buildkit_stages import StageTracker
+from bakery.engine.cache import Cache
+from bakery.engine.cache_use import CacheUse
 from bakery.engine.digests import DigestCache
 from bakery.engine.events import Event, RunResult, TargetFinished, TargetResult
 from bakery.engine.images import ImageStore
@@ -90,13 +92,20 @@ class Runner:
         *,
         folder_builder: Builder | None = None,
         offload: Offload | None = None,
+        cache: Cache | None = None,
+        warn: Callable[[str], None] = lambda _message: None,
     ) -> None:
+        """``cache``: the registry cache to pull nodes from and push them to;
+        ``warn`` hears what went wrong on the side (a cache push that failed)."""
         self.plan = plan
         self.builder = builder
         self.images = images
         self.options = options
         self.emit = emit
         self.folder_builder = folder_builder or builder
+        self.cache = cache
+        self.warn = warn
+        self.cached: CacheUse | None = None
         self.offload = offload or threads()
         self.digests: DigestCache | None = None
         self.snapshots = Snapshots(self.offload)
@@ -108,6 +117,7 @@ class Runner:
         self._splits: set[str] = set()
         self._folders: dict[str, str] = {}
         self._nursery: trio.Nursery | None = None
+        self._pushes: trio.Nursery | None = None
         self._signal: int | None = None
 
     # -- the run ---------------------------------------------------------------------
@@ -138,20 +148,32 @@ class Runner:
             self.snapshots,
             no_cache_everywhere=self.options.no_cache,
         )
+        builds = await self._builds()
+        pullable: set[str] = set()
+        if self.cache is not None and not self.options.no_cache:
+            self.cached = CacheUse(self.cache, self.keys.keys, self.images, self.offload, self.warn)
+            tops = [b.top for b in builds if not no_cache(self.plan, self.plan.nodes[b.top], False)]
+            await self.cached.look_up(tops)
+            pullable = self.cached.held - set(self.keys.reusable)
         self.schedule = Scheduler(
             self.plan,
-            await self._builds(),
+            builds,
             jobs=self.options.jobs,
             keep_going=self.options.keep_going,
-            reusable=self.keys.reusable,
+            reusable={*self.keys.reusable, *pullable},
         )
         self.record = Record(self.schedule, self.emit)
         async with trio.open_nursery() as outer:
             if handle_signals:
                 outer.start_soon(self._watch_signals)
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                self._dispatch()
+            # Cache pushes go on in the background; the run waits for them.
+            async with trio.open_nursery() as pushes:
+                self._pushes = pushes
+                if self.cached is not None:
+                    self.cached.pushes_in(pushes)
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self._dispatch()
             outer.cancel_scope.cancel()
         finished = trio.current_time()
         for node_id in self.schedule.unreported():
@@ -227,8 +249,9 @@ class Runner:
             async for number in signals:
                 self._signal = number
                 self.schedule.interrupt()
-                if self._nursery is not None:
-                    self._nursery.cancel_scope.cancel()
+                for nursery in (self._nursery, self._pushes):
+                    if nursery is not None:
+                        nursery.cancel_scope.cancel()
                 return
 
     async def _carry_out(self, action: Action) -> None:
@@ -236,12 +259,11 @@ class Runner:
         try:
             image_id: str | None = None
             if action.do is Do.BUILD:
-                if build.kind is BuildKind.NODE:
-                    image_id = await self._build_node(self.plan.nodes[build.top])
-                else:
-                    image_id = await self._build_unit(build)
+                image_id = await self._build(build)
             elif action.do is Do.REUSE:
                 image_id = await self._reuse(build.top, action.nodes)
+                if image_id is None:  # the cache's image could not be had: build it
+                    image_id = await self._build(build)
             elif action.do is Do.TAKE:
                 image_id = self.record.results[build.top].image_id
             else:
@@ -252,6 +274,15 @@ class Runner:
         finally:
             self.schedule.build_ended(build.id)
         self._dispatch()
+
+    async def _build(self, build: Build) -> str | None:
+        if build.kind is BuildKind.NODE:
+            image_id = await self._build_node(self.plan.nodes[build.top])
+        else:
+            image_id = await self._build_unit(build)
+        if image_id is not None and self.cached is not None:
+            self.cached.push(build.top, image_id)
+        return image_id
 
     # -- the classic builder: one node ---------------------------------------------------
 
@@ -386,10 +417,16 @@ class Runner:
 
     # -- images: reuse, contexts, targets -------------------------------------------------
 
-    async def _reuse(self, node_id: str, nodes: tuple[str, ...]) -> str:
+    async def _reuse(self, node_id: str, nodes: tuple[str, ...]) -> str | None:
         """The earlier image of ``node_id``, tagged as this run's stage image, with
-        ``nodes`` recorded as cached."""
+        ``nodes`` recorded as cached; or pulled from the registry cache (None when
+        that fails)."""
+        if node_id not in self.keys.reusable:
+            assert self.cached is not None
+            return await self.cached.pull(node_id, nodes, self.record)
         found = self.keys.reusable[node_id]
+        if self.cached is not None:
+            self.cached.push(node_id, found.id)  # a warm daemon fills an empty cache
         tag = stage_tag(node_id)
         if tag not in found.tags:
             await self.offload(lambda: self.images.tag(found.id, (tag,)))

@@ -32,7 +32,7 @@ from bakery.report.summary import (
 )
 
 SCHEMA_ID = "bakery.report/v1"
-STATUSES = [s.name.lower() for s in Status]  # built, cached, failed, not_started, cancelled
+STATUSES = [s.name.lower() for s in Status]  # built, cached, pulled, failed, not_started, ...
 
 _NUMBER = {"type": "number", "minimum": 0}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -108,6 +108,7 @@ SCHEMA: dict[str, Any] = _object(
                     "start": {"type": ["number", "null"], "minimum": 0},
                     "end": {"type": ["number", "null"], "minimum": 0},
                     "seconds": _NUMBER,
+                    "pulled_bytes": {"type": ["integer", "null"], "minimum": 0},
                     "error": {
                         "oneOf": [
                             {"type": "null"},
@@ -205,6 +206,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
                 "start": _seconds(n.start),
                 "end": _seconds(n.end),
                 "seconds": _seconds(n.seconds),
+                "pulled_bytes": n.pulled_bytes,
                 "error": _error(n.error),
             }
             for n in summary.nodes

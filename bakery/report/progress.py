@@ -86,6 +86,8 @@ class PlainProgress:
                 self._line(event.node, "FAILED")
             elif event.status is Status.CACHED:
                 self._line(event.node, "cached")
+            elif event.status is Status.PULLED:
+                self._line(event.node, "pulled from the registry cache")
         elif isinstance(event, TargetFinished) and event.status in (Status.BUILT, Status.CACHED):
             self.out.write(f"[{event.target}] tagged {', '.join(event.tags) or '(no tags)'}\n")
             self.out.flush()
@@ -242,6 +244,8 @@ class LiveProgress:
             took = human_seconds(max(0.0, event.at - running.at))
         if event.status is Status.CACHED:
             return self._row("✓", "green", event.node, "cached")
+        if event.status is Status.PULLED:
+            return self._row("✓", "green", event.node, f"pulled {took}")
         if event.status is Status.BUILT:
             return self._row("✓", "green", event.node, took)
         if event.status is Status.FAILED:

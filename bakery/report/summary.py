@@ -32,6 +32,7 @@ from bakery.engine.events import RunResult, Status
 _STYLE = {
     Status.BUILT: "green",
     Status.CACHED: "cyan",
+    Status.PULLED: "cyan",
     Status.FAILED: "red bold",
     Status.NOT_STARTED: "yellow",
     Status.CANCELLED: "yellow",
@@ -98,6 +99,7 @@ class NodeRow:
     end: float | None
     seconds: float
     error: BuildFailed | None = None
+    pulled_bytes: int | None = None  # PULLED: the image's size
 
     @property
     def shared(self) -> bool:
@@ -152,6 +154,7 @@ def summarize(plan: Plan, result: RunResult, facts: ImageSizes | None = None) ->
                 end=None if r.finished is None else r.finished - t0,
                 seconds=r.seconds,
                 error=r.error,
+                pulled_bytes=r.pulled_bytes,
             )
         )
     by_id = {n.id: n for n in nodes}
@@ -291,7 +294,7 @@ def status_text(row: TargetRow, summary: Summary) -> str:
 def stage_counts(summary: Summary) -> str:
     """``3 built, 1 cached, 1 failed, of 5``: built and cached always, the rest when any."""
     parts = [f"{summary.count(Status.BUILT)} built", f"{summary.count(Status.CACHED)} cached"]
-    for status in (Status.FAILED, Status.CANCELLED, Status.NOT_STARTED):
+    for status in (Status.PULLED, Status.FAILED, Status.CANCELLED, Status.NOT_STARTED):
         if summary.count(status):
             parts.append(f"{summary.count(status)} {status.value}")
     return ", ".join(parts) + f", of {len(summary.nodes)}"
@@ -300,6 +303,8 @@ def stage_counts(summary: Summary) -> str:
 def node_time(node: NodeRow) -> str:
     if node.status is Status.CACHED:
         return "cached"
+    if node.status is Status.PULLED:
+        return f"pulled in {human_seconds(node.seconds)}"
     if node.status is Status.NOT_STARTED:
         return "not started"
     return human_seconds(node.seconds)
@@ -309,6 +314,8 @@ def shared_text(node: NodeRow) -> str:
     """``base: 2 targets (client, server), built in 2.0s``."""
     if node.status is Status.BUILT:
         how = f"built in {human_seconds(node.seconds)}"
+    elif node.status is Status.PULLED:
+        how = f"pulled in {human_seconds(node.seconds)}"
     elif node.status in (Status.FAILED, Status.CANCELLED):
         how = f"{node.status.value} after {human_seconds(node.seconds)}"
     else:

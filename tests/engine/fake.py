@@ -23,6 +23,7 @@ import trio
 from bakery.core.plan import Plan, make_plan
 from bakery.engine import labels
 from bakery.engine.backend import BuildFailed, BuildOutput, BuildSpec, LogEvent, Progress, StepEvent
+from bakery.engine.cache import CacheMiss, Pulled
 from bakery.engine.events import Event
 from bakery.engine.images import ImageUnavailable, LabelledImage
 from bakery.engine.runner import Runner, RunOptions
@@ -79,6 +80,50 @@ class FakeImages:
         if dest.exists() and not dest.is_dir():
             raise NotADirectoryError(f"{dest} is not a folder")
         self.exported[image_id] = dest
+
+
+@dataclass
+class FakeCache:
+    """A registry cache: key -> image ID, shared between fake daemons."""
+
+    images: FakeImages
+    repo: str = "127.0.0.1:5000/cache"
+    store: dict[str, str] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+    pushed: list[str] = field(default_factory=list)
+    down: bool = False  # the registry does not answer
+    mislabelled: set[str] = field(default_factory=set)  # keys whose image is someone else's
+    refuse_pushes: bool = False
+
+    def ref(self, key: str) -> str:
+        return f"{self.repo}:{key}"
+
+    def has(self, key: str) -> bool:
+        self.asked.append(key)
+        if self.down:
+            raise CacheMiss("dial tcp 127.0.0.1:5000: connection refused")
+        return key in self.store
+
+    def pull(self, key: str) -> Pulled:
+        image_id = self.store[key]
+        self.images.tags[self.ref(key)] = image_id
+        label = "someone-else" if key in self.mislabelled else key
+        self.images.labels[image_id] = {
+            **self.images.labels.get(image_id, {}),
+            labels.KEY_LABEL: label,
+        }
+        if key in self.mislabelled:
+            raise CacheMiss(f"{self.ref(key)} does not carry the stage key it is tagged with")
+        return Pulled(image_id, 1000)
+
+    def forget(self, key: str) -> None:
+        self.images.tags.pop(self.ref(key), None)
+
+    def push(self, image_id: str, key: str) -> None:
+        if self.refuse_pushes:
+            raise CacheMiss("denied: requested access to the resource is denied")
+        self.store[key] = image_id
+        self.pushed.append(key)
 
 
 class FakeBuilder:
@@ -211,6 +256,8 @@ class Harness:
     builder: FakeBuilder
     images: FakeImages
     events: list[Event] = field(default_factory=list)
+    cache: FakeCache | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def runner(self, **options: object) -> Runner:
         return Runner(
@@ -220,6 +267,8 @@ class Harness:
             RunOptions(**options),  # type: ignore[arg-type]
             self.events.append,
             offload=inline,
+            cache=self.cache,
+            warn=self.warnings.append,
         )
 
 

@@ -59,6 +59,7 @@ def test_json_of_a_partial_failure() -> None:
     assert doc["stage_counts"] == {
         "built": 3,
         "cached": 0,
+        "pulled": 0,
         "failed": 1,
         "not_started": 2,
         "cancelled": 0,

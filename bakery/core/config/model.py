@@ -154,6 +154,7 @@ class Project:
     variables: Mapping[str, str]  # final values, built-ins included
     targets: Mapping[str, Target]  # in the order the files first define them
     groups: Mapping[str, Group]
+    cache_repo: str | None = None  # [cache] repo: where stage images are kept by key
 
     def select(self, names: Sequence[str]) -> tuple[str, ...]:
         """Target names for ``bakery build NAME...``.

@@ -20,6 +20,7 @@ import tomlkit.exceptions
 from bakery.core.config.model import SourceFile
 from bakery.core.config.positions import key_lines, scan_keys
 from bakery.core.config.schema import (
+    CACHE_ATTRIBUTES,
     DOCS_HINT,
     GROUP_ATTRIBUTES,
     TARGET_ATTRIBUTES,
@@ -74,9 +75,11 @@ def read_file(
     variables: dict[str, Value],
     targets: dict[str, Table],
     groups: dict[str, Table],
+    cache: Table | None = None,
 ) -> None:
-    """Add one file's variables, targets and groups to those of the files read
-    before it; a target or group defined again is merged, the later file winning."""
+    """Add one file's variables, targets and groups (and ``[cache]`` settings, into
+    ``cache``) to those of the files read before it; a table defined again is
+    merged, the later file winning."""
     doc = _parse_toml(source)
     lines = key_lines(source.text)
 
@@ -91,16 +94,29 @@ def read_file(
             raise ConfigError(
                 f'unknown top-level table "{top}"' + did_you_mean(top, TOP_LEVEL_TABLES),
                 where=origin(top).where,
-                hint="a bake file has [variables], [group.NAME] and [target.NAME] tables",
+                hint="a bake file has [variables], [cache], [group.NAME] and [target.NAME] tables",
             )
         if not isinstance(body, dict):
-            shape = "[variables]" if top == "variables" else f"[{top}.NAME]"
+            shape = f"[{top}]" if top in ("variables", "cache") else f"[{top}.NAME]"
             raise ConfigError(
                 f"{top} must be a table {shape}, not {describe(body)}", where=origin(top).where
             )
         if top == "variables":
             for name, value in body.items():
                 variables[name] = _read_variable(name, value, origin("variables", name))
+            continue
+        if top == "cache":
+            for key, raw in body.items():
+                at = origin("cache", key)
+                if key not in CACHE_ATTRIBUTES:
+                    raise ConfigError(
+                        f'unknown attribute "{key}" in cache' + did_you_mean(key, CACHE_ATTRIBUTES),
+                        where=at.where,
+                        hint=DOCS_HINT,
+                    )
+                if cache is not None:
+                    value = coerce(f"cache.{key}", CACHE_ATTRIBUTES[key], raw, at)
+                    cache.attrs[key] = Value(value, at, f"cache.{key}")
             continue
         known = TARGET_ATTRIBUTES if top == "target" else GROUP_ATTRIBUTES
         into = targets if top == "target" else groups

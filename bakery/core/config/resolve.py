@@ -20,7 +20,7 @@ from bakery.core.config.overrides import apply_inherits, apply_set
 from bakery.core.config.reader import read_file
 from bakery.core.config.schema import one_hint
 from bakery.core.config.secrets import SecretSource, SshSource, parse_secret, parse_ssh
-from bakery.core.config.tables import Table, Value
+from bakery.core.config.tables import Origin, Table, Value
 from bakery.core.config.variables import Variables, expand_table
 from bakery.core.errors import ConfigError, CycleError, did_you_mean
 from bakery.core.graph import find_cycle
@@ -36,6 +36,7 @@ _ALNUM = r"[a-z0-9]+"
 _PATH = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_REPO = re.compile(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*")
 _TAG = re.compile(rf"(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[\w][\w.-]{{0,127}})?")
 
 
@@ -55,12 +56,13 @@ def load_project(
     variables: dict[str, Value] = {}
     targets: dict[str, Table] = {}
     groups: dict[str, Table] = {}
+    cache = Table("cache", Origin(files[0].path, files[0].base_dir))
     for source in files:
-        read_file(source, variables, targets, groups)
+        read_file(source, variables, targets, groups, cache)
 
     resolver = Variables(variables, env=env, cli_vars=cli_vars, builtins=builtins)
     final_vars = resolver.resolve_all()
-    for table in [*targets.values(), *groups.values()]:
+    for table in [*targets.values(), *groups.values(), cache]:
         expand_table(table, resolver)
 
     for name, group in groups.items():
@@ -85,7 +87,30 @@ def load_project(
         variables=FrozenMap(final_vars),
         targets=FrozenMap(built),
         groups=FrozenMap(built_groups),
+        cache_repo=_cache_repo(cache.attrs.get("repo")),
     )
+
+
+def cache_repo_error(repo: str) -> str | None:
+    """What is wrong with ``repo`` as the cache's repository, if anything."""
+    if not _REPO.fullmatch(repo) or len(repo) > 255:
+        return f'"{repo}" is not a repository'
+    return None
+
+
+def _cache_repo(value: Value | None) -> str | None:
+    if value is None:
+        return None
+    assert isinstance(value.value, str)
+    problem = cache_repo_error(value.value)
+    if problem:
+        raise ConfigError(
+            f"cache.repo: {problem}",
+            where=value.origin.where,
+            hint='write "REGISTRY/NAME" without a tag, e.g. "registry.example.com/team/cache": '
+            "bakery tags each stage image there by its stage key",
+        )
+    return value.value
 
 
 # -- building the frozen values ------------------------------------------------------

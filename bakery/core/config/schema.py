@@ -17,7 +17,7 @@ from bakery.core.config.model import FrozenMap
 from bakery.core.config.tables import Origin
 from bakery.core.errors import ConfigError
 
-TOP_LEVEL_TABLES = ("variables", "group", "target")
+TOP_LEVEL_TABLES = ("variables", "group", "target", "cache")
 DOCS_HINT = "docs/bake-toml.md lists every attribute"
 
 
@@ -58,6 +58,7 @@ TARGET_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
         "description": Kind.STRING,
     }
 )
+CACHE_ATTRIBUTES: Mapping[str, Kind] = FrozenMap({"repo": Kind.STRING})
 GROUP_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
     {
         "targets": Kind.LIST,
