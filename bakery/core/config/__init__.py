@@ -21,11 +21,12 @@ frozen values of ``model``, checking what needs them all. Other code imports
 from this package only.
 """
 
-from bakery.core.config.model import FrozenMap, Group, Project, SourceFile, Target
+from bakery.core.config.model import BuildHost, FrozenMap, Group, Project, SourceFile, Target
 from bakery.core.config.resolve import load_project
 from bakery.core.config.variables import parse_assignment
 
 __all__ = [
+    "BuildHost",
     "FrozenMap",
     "Group",
     "Project",

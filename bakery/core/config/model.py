@@ -147,6 +147,15 @@ class Group:
 
 
 @dataclass(frozen=True)
+class BuildHost:
+    """A Docker daemon to build on: ``[builders.NAME]`` or ``--host``."""
+
+    name: str
+    host: str  # unix://, tcp:// or ssh://, as DOCKER_HOST takes it
+    jobs: int | None = None  # builds at once there; None: the daemon's CPU count
+
+
+@dataclass(frozen=True)
 class Project:
     """Everything the bake files say, resolved."""
 
@@ -155,6 +164,7 @@ class Project:
     targets: Mapping[str, Target]  # in the order the files first define them
     groups: Mapping[str, Group]
     cache_repo: str | None = None  # [cache] repo: where stage images are kept by key
+    builders: Mapping[str, BuildHost] = field(default_factory=dict)  # none: DOCKER_HOST's
 
     def select(self, names: Sequence[str]) -> tuple[str, ...]:
         """Target names for ``bakery build NAME...``.

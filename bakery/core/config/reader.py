@@ -20,6 +20,7 @@ import tomlkit.exceptions
 from bakery.core.config.model import SourceFile
 from bakery.core.config.positions import key_lines, scan_keys
 from bakery.core.config.schema import (
+    BUILDER_ATTRIBUTES,
     CACHE_ATTRIBUTES,
     DOCS_HINT,
     GROUP_ATTRIBUTES,
@@ -75,7 +76,9 @@ def read_file(
     variables: dict[str, Value],
     targets: dict[str, Table],
     groups: dict[str, Table],
+    *,
     cache: Table | None = None,
+    builders: dict[str, Table] | None = None,
 ) -> None:
     """Add one file's variables, targets and groups (and ``[cache]`` settings, into
     ``cache``) to those of the files read before it; a table defined again is
@@ -94,7 +97,8 @@ def read_file(
             raise ConfigError(
                 f'unknown top-level table "{top}"' + did_you_mean(top, TOP_LEVEL_TABLES),
                 where=origin(top).where,
-                hint="a bake file has [variables], [cache], [group.NAME] and [target.NAME] tables",
+                hint="a bake file has [variables], [cache], [builders.NAME], [group.NAME] "
+                "and [target.NAME] tables",
             )
         if not isinstance(body, dict):
             shape = f"[{top}]" if top in ("variables", "cache") else f"[{top}.NAME]"
@@ -118,8 +122,11 @@ def read_file(
                     value = coerce(f"cache.{key}", CACHE_ATTRIBUTES[key], raw, at)
                     cache.attrs[key] = Value(value, at, f"cache.{key}")
             continue
-        known = TARGET_ATTRIBUTES if top == "target" else GROUP_ATTRIBUTES
-        into = targets if top == "target" else groups
+        known, into = {
+            "target": (TARGET_ATTRIBUTES, targets),
+            "group": (GROUP_ATTRIBUTES, groups),
+            "builders": (BUILDER_ATTRIBUTES, {} if builders is None else builders),
+        }[top]
         for name, attrs in body.items():
             table = _read_table(top, name, attrs, known, origin)
             if name in into:

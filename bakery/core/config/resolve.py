@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from bakery.core.config.model import FrozenMap, Group, Project, SourceFile, Target
+from bakery.core.config.model import BuildHost, FrozenMap, Group, Project, SourceFile, Target
 from bakery.core.config.overrides import apply_inherits, apply_set
 from bakery.core.config.reader import read_file
 from bakery.core.config.schema import one_hint
@@ -57,12 +57,13 @@ def load_project(
     targets: dict[str, Table] = {}
     groups: dict[str, Table] = {}
     cache = Table("cache", Origin(files[0].path, files[0].base_dir))
+    builders: dict[str, Table] = {}
     for source in files:
-        read_file(source, variables, targets, groups, cache)
+        read_file(source, variables, targets, groups, cache=cache, builders=builders)
 
     resolver = Variables(variables, env=env, cli_vars=cli_vars, builtins=builtins)
     final_vars = resolver.resolve_all()
-    for table in [*targets.values(), *groups.values(), cache]:
+    for table in [*targets.values(), *groups.values(), cache, *builders.values()]:
         expand_table(table, resolver)
 
     for name, group in groups.items():
@@ -88,7 +89,38 @@ def load_project(
         targets=FrozenMap(built),
         groups=FrozenMap(built_groups),
         cache_repo=_cache_repo(cache.attrs.get("repo")),
+        builders=FrozenMap({name: _build_host(table) for name, table in builders.items()}),
     )
+
+
+HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://")
+
+
+def host_error(host: str) -> str | None:
+    """What is wrong with ``host`` as a daemon's address, if anything."""
+    if not host.startswith(HOST_SCHEMES) or host.endswith("://"):
+        return f'"{host}" is not a daemon address'
+    return None
+
+
+def _build_host(table: Table) -> BuildHost:
+    host = table.attrs.get("host")
+    if host is None:
+        raise ConfigError(
+            f"builders.{table.name} has no host",
+            where=table.origin.where,
+            hint='write host = "ssh://user@build-1" (or tcp://HOST:2376, unix:///PATH)',
+        )
+    assert isinstance(host.value, str)
+    problem = host_error(host.value)
+    if problem:
+        raise ConfigError(
+            f"{host.key}: {problem}",
+            where=host.origin.where,
+            hint="an address as DOCKER_HOST takes it: unix:///PATH, tcp://HOST:PORT, ssh://USER@HOST",
+        )
+    jobs = table.attrs.get("jobs")
+    return BuildHost(table.name, host.value, int(str(jobs.value)) if jobs is not None else None)
 
 
 def cache_repo_error(repo: str) -> str | None:

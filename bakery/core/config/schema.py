@@ -17,7 +17,7 @@ from bakery.core.config.model import FrozenMap
 from bakery.core.config.tables import Origin
 from bakery.core.errors import ConfigError
 
-TOP_LEVEL_TABLES = ("variables", "group", "target", "cache")
+TOP_LEVEL_TABLES = ("variables", "group", "target", "cache", "builders")
 DOCS_HINT = "docs/bake-toml.md lists every attribute"
 
 
@@ -31,6 +31,7 @@ class Kind(enum.Enum):
     ONE = "a string or a list of one string"  # bake writes platforms and outputs as lists
     SIZE = "a size"  # a string or an integer
     HOSTS = 'a list of "host:ip" strings or a table'
+    COUNT = "a positive integer"
 
 
 TARGET_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
@@ -59,6 +60,7 @@ TARGET_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
     }
 )
 CACHE_ATTRIBUTES: Mapping[str, Kind] = FrozenMap({"repo": Kind.STRING})
+BUILDER_ATTRIBUTES: Mapping[str, Kind] = FrozenMap({"host": Kind.STRING, "jobs": Kind.COUNT})
 GROUP_ATTRIBUTES: Mapping[str, Kind] = FrozenMap(
     {
         "targets": Kind.LIST,
@@ -105,6 +107,8 @@ def coerce(key: str, kind: Kind, value: object, at: Origin) -> str | bool | tupl
         return value
     if kind is Kind.BOOL and isinstance(value, bool):
         return value
+    if kind is Kind.COUNT and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
     if kind is Kind.SIZE and isinstance(value, str | int) and not isinstance(value, bool):
         return str(value)
     if kind is Kind.LIST and strings is not None:
