@@ -73,6 +73,7 @@ class Scheduler:
         self.reusable = frozenset(reusable)
         self.first_failure: str | None = None
         self.interrupted = False
+        self.halted: str | None = None
         self._state = {b.id: _State.WAITING for b in builds}
         self._nodes: dict[str, Outcome] = {}
         self._targets: dict[str, Status] = {}
@@ -107,12 +108,21 @@ class Scheduler:
     def interrupt(self) -> None:
         self.interrupted = True
 
+    def halt(self, reason: str) -> None:
+        """Start nothing more, for a reason from outside (a failure on another daemon)."""
+        if self.halted is None:
+            self.halted = reason
+
     # -- what to do --------------------------------------------------------------
 
     @property
     def stopping(self) -> bool:
-        """Nothing more may start: interrupted, or a node failed without ``keep_going``."""
-        return self.interrupted or (self.first_failure is not None and not self.keep_going)
+        """Nothing more may start: interrupted, halted, or a node failed without ``keep_going``."""
+        return (
+            self.interrupted
+            or self.halted is not None
+            or (self.first_failure is not None and not self.keep_going)
+        )
 
     @property
     def done(self) -> bool:
@@ -208,6 +218,8 @@ class Scheduler:
         """Why work that was running or waiting did not finish."""
         if self.interrupted:
             return "interrupted"
+        if self.halted is not None and self.first_failure is None:
+            return self.halted
         return f"stopped after {self._label(self.first_failure)} failed"
 
     def unreported(self) -> list[str]:

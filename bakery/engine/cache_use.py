@@ -11,11 +11,12 @@ and a push that fails is a warning, never a failed build.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import trio
 
 from bakery.engine.cache import Cache, CacheMiss, Pulled
+from bakery.engine.exchange import Exchange
 from bakery.engine.images import ImageStore
 from bakery.engine.labels import stage_tag
 from bakery.engine.record import Record
@@ -35,7 +36,17 @@ class CacheUse:
         images: ImageStore,
         offload: Offload,
         warn: Callable[[str], None],
+        *,
+        exchange: Exchange | None = None,
+        remote: Mapping[str, str] | None = None,
+        exported: Collection[str] = (),
     ) -> None:
+        """With several daemons: ``remote`` names the nodes another daemon builds
+        (node -> its daemon), to be pulled once the ``exchange`` says they are
+        pushed; ``exported`` the nodes built here that others wait for."""
+        self.exchange = exchange or Exchange()
+        self.remote = dict(remote or {})
+        self.exported = set(exported)
         self.cache = cache
         self.keys = keys
         self.images = images
@@ -71,6 +82,12 @@ class CacheUse:
         ``nodes`` recorded as pulled; None when the pull fails (warned)."""
         key = self.keys[node_id]
         assert key is not None
+        if node_id in self.remote and node_id not in self.held:
+            # Built on another daemon: wait for its push (no slot is held meanwhile).
+            why = await self.exchange.wait(node_id)
+            if why is not None:
+                self.warn(f"{why}: building it here instead")
+                return None
         record.start(node_id)
         start = record.started[node_id]
         try:
@@ -82,14 +99,17 @@ class CacheUse:
         tag = stage_tag(node_id)
         await self.offload(lambda: self.images.tag(pulled.image_id, (tag,)))
         await self.offload(lambda: self.cache.forget(key))
-        record.pulled(
-            (*(n for n in nodes if n != node_id), node_id), pulled.image_id, start, pulled.size
-        )
+        inside = tuple(n for n in nodes if n != node_id)
+        record.pulled((*inside, node_id), pulled.image_id, start, pulled.size)
+        if node_id in self.exported:
+            self.exchange.ready(node_id)  # it was in the registry already
         return pulled.image_id
 
     def push(self, node_id: str, image_id: str) -> None:
         """Push the node's image in the background, unless the registry has it."""
         key = self.keys.get(node_id)
+        if key and node_id in self.held and node_id in self.exported:
+            self.exchange.ready(node_id)  # the registry has it already
         if not key or node_id in self.held or node_id in self.pushed or self._pushes is None:
             return
         self.pushed.add(node_id)
@@ -102,6 +122,11 @@ class CacheUse:
             except CacheMiss as err:
                 self.pushed.discard(node_id)
                 self.warn(f"cannot push to the cache {self.cache.repo}: {err}")
+                if node_id in self.exported:
+                    self.exchange.failed(node_id, f"the push of {node_id} failed")
+                return
+        if node_id in self.exported:
+            self.exchange.ready(node_id)
 
     def _cannot_reach(self, reason: str) -> None:
         if not self._unreachable:

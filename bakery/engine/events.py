@@ -96,6 +96,9 @@ class RunResult:
     interrupted: bool = False
     signal: int | None = None  # the signal that interrupted the run, if one did
     backend: str = ""
+    # On several daemons: where each node ran, and each target's daemon.
+    daemons: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    placement: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

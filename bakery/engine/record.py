@@ -17,9 +17,15 @@ from bakery.engine.events import Event, NodeFinished, NodeProgress, NodeResult, 
 
 
 class Record:
-    def __init__(self, schedule: Scheduler, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self,
+        schedule: Scheduler,
+        emit: Callable[[Event], None],
+        on_failure: Callable[[str], None] = lambda _node: None,
+    ) -> None:
         self.schedule = schedule
         self.emit = emit
+        self.on_failure = on_failure
         self.results: dict[str, NodeResult] = {}
         self.started: dict[str, float] = {}
         self.owners: dict[str, object] = {}  # BuildKit: the build that reports a shared stage
@@ -62,6 +68,8 @@ class Record:
         )
         self.schedule.node_finished(node_id, status, reason)
         self.emit(NodeFinished(node_id, status, at, image_id=image_id, error=error, reason=reason))
+        if status is Status.FAILED:
+            self.on_failure(node_id)
 
     def cached(self, nodes: tuple[str, ...], image_id: str | None = None) -> None:
         """``nodes`` were not built: cached, the last one with ``image_id``."""

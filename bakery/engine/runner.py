@@ -16,8 +16,8 @@ import contextlib
 import functools
 import hashlib
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -44,6 +44,7 @@ from bakery.engine.cache import Cache
 from bakery.engine.cache_use import CacheUse
 from bakery.engine.digests import DigestCache
 from bakery.engine.events import Event, RunResult, TargetFinished, TargetResult
+from bakery.engine.exchange import Exchange
 from bakery.engine.images import ImageStore
 from bakery.engine.labels import folder_labels, node_labels, stage_tag
 from bakery.engine.record import Record
@@ -63,6 +64,18 @@ from bakery.engine.specs import (
     target_spec,
 )
 from bakery.engine.threaded import Builder
+
+
+@dataclass(frozen=True)
+class Share:
+    """A daemon's part in a run on several: the nodes another daemon builds that
+    this one pulls (node -> that daemon), those it builds for others, where they
+    meet, and whom to tell of a failure here."""
+
+    remote: Mapping[str, str] = field(default_factory=dict)
+    exported: frozenset[str] = frozenset()
+    exchange: Exchange = field(default_factory=Exchange)
+    on_failure: Callable[[str], None] = lambda _node: None
 
 
 @dataclass(frozen=True)
@@ -94,9 +107,11 @@ class Runner:
         offload: Offload | None = None,
         cache: Cache | None = None,
         warn: Callable[[str], None] = lambda _message: None,
+        share: Share | None = None,
     ) -> None:
         """``cache``: the registry cache to pull nodes from and push them to;
-        ``warn`` hears what went wrong on the side (a cache push that failed)."""
+        ``warn`` hears what went wrong on the side (a cache push that failed);
+        ``share``: this daemon's part in a run on several daemons."""
         self.plan = plan
         self.builder = builder
         self.images = images
@@ -105,6 +120,7 @@ class Runner:
         self.folder_builder = folder_builder or builder
         self.cache = cache
         self.warn = warn
+        self.share = share or Share()
         self.cached: CacheUse | None = None
         self.offload = offload or threads()
         self.digests: DigestCache | None = None
@@ -151,10 +167,19 @@ class Runner:
         builds = await self._builds()
         pullable: set[str] = set()
         if self.cache is not None and not self.options.no_cache:
-            self.cached = CacheUse(self.cache, self.keys.keys, self.images, self.offload, self.warn)
+            self.cached = CacheUse(
+                self.cache,
+                self.keys.keys,
+                self.images,
+                self.offload,
+                self.warn,
+                exchange=self.share.exchange,
+                remote=self.share.remote,
+                exported=self.share.exported,
+            )
             tops = [b.top for b in builds if not no_cache(self.plan, self.plan.nodes[b.top], False)]
             await self.cached.look_up(tops)
-            pullable = self.cached.held - set(self.keys.reusable)
+            pullable = (self.cached.held | set(self.share.remote)) - set(self.keys.reusable)
         self.schedule = Scheduler(
             self.plan,
             builds,
@@ -162,7 +187,7 @@ class Runner:
             keep_going=self.options.keep_going,
             reusable={*self.keys.reusable, *pullable},
         )
-        self.record = Record(self.schedule, self.emit)
+        self.record = Record(self.schedule, self.emit, on_failure=self.share.on_failure)
         async with trio.open_nursery() as outer:
             if handle_signals:
                 outer.start_soon(self._watch_signals)
@@ -204,6 +229,12 @@ class Runner:
         if self.builder.name != "buildkit":
             return classic_builds(self.plan)
         splits = await self._choose_splits()
+        # Nodes that cross daemons travel as images of their own.
+        for node_id in (*self.share.remote, *self.share.exported):
+            if node_id in self.plan.nodes and node_id not in splits:
+                users = tuple(sorted(self.plan.nodes[node_id].targets & set(self.plan.targets)))
+                if users and not self.plan.nodes[node_id].final_for:
+                    splits[node_id] = users
         self._splits = set(splits)
         return buildkit_builds(self.plan, splits, no_cache_everywhere=self.options.no_cache)
 
@@ -247,12 +278,22 @@ class Runner:
         stops the running builds on the daemon, and the run ends with its report."""
         with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
             async for number in signals:
-                self._signal = number
-                self.schedule.interrupt()
-                for nursery in (self._nursery, self._pushes):
-                    if nursery is not None:
-                        nursery.cancel_scope.cancel()
+                self.interrupt(number)
                 return
+
+    def interrupt(self, number: int) -> None:
+        """Stop the running builds on the daemon: the run was interrupted by a signal."""
+        self._signal = number
+        self.schedule.interrupt()
+        for nursery in (self._nursery, self._pushes):
+            if nursery is not None:
+                nursery.cancel_scope.cancel()
+
+    def halt(self, reason: str) -> None:
+        """Stop the running builds for a reason from outside (a failure elsewhere)."""
+        self.schedule.halt(reason)
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
     async def _carry_out(self, action: Action) -> None:
         build = action.build
