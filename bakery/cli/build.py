@@ -16,6 +16,8 @@ from bakery.core.errors import EXIT_CODES, BakeryError, ConfigError, Outcome
 
 
 def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    import dataclasses
+
     import trio
     from rich.console import Console
 
@@ -49,42 +51,46 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     names = project.select(args.names)
     cache_repo = _cache_repo(args, project.cache_repo)
     plan = make_plan(project.targets, names, DockerfileCache().graph)
-    client = connect()
-    backend = pick_backend(client, args.builder)
-    if backend.name == "buildkit":
-        for name, planned in plan.targets.items():
-            if planned.target.shm_size:
-                sys.stderr.write(
-                    f"warning: target.{name}: shm-size has no effect on "
-                    "BuildKit (the daemon ignores it); --builder classic "
-                    "applies it\n"
-                )
-    jobs = args.jobs or int(client.info().get("NCPU") or 2)
-    progress = make_progress(args.progress, plan, sys.stderr)
+    hosts = _hosts(args, project)
     # Said once each, after the live view, so that it stays readable.
     warnings: dict[str, None] = {}
 
     def warn(message: str) -> None:
         warnings.setdefault(message)
 
-    with progress:
-        runner = daemon_runner(
-            plan,
-            client,
-            backend,
-            RunOptions(
-                jobs=jobs,
-                keep_going=args.keep_going,
-                no_cache=args.no_cache,
-                pull=args.pull,
-                state_dir=(Path.cwd() / project.files[0]).parent / ".bakery",
-                allow=frozenset(args.allow),
-            ),
-            progress,
-            warn=warn,
-            cache_repo=cache_repo,
+    options = RunOptions(
+        jobs=args.jobs or 0,
+        keep_going=args.keep_going,
+        no_cache=args.no_cache,
+        pull=args.pull,
+        state_dir=(Path.cwd() / project.files[0]).parent / ".bakery",
+        allow=frozenset(args.allow),
+    )
+    if hosts:
+        from bakery.cli.several import run_on_several
+
+        result, parts = run_on_several(
+            args, project, plan, hosts, options, cache_repo=cache_repo, warn=warn
         )
-        result = trio.run(lambda: runner.run(handle_signals=True))
+        jobs = max(options.jobs, 1)
+    else:
+        client = connect()
+        backend = pick_backend(client, args.builder)
+        _shm_warning(backend.name, plan)
+        jobs = args.jobs or int(client.info().get("NCPU") or 2)
+        progress = make_progress(args.progress, plan, sys.stderr)
+        with progress:
+            runner = daemon_runner(
+                plan,
+                client,
+                backend,
+                dataclasses.replace(options, jobs=jobs),
+                progress,
+                warn=warn,
+                cache_repo=cache_repo,
+            )
+            result = trio.run(lambda: runner.run(handle_signals=True))
+        parts = [(client, plan)]
     for message in warnings:
         sys.stderr.write(f"warning: {message}\n")
     code = (
@@ -94,9 +100,14 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         if result.ok
         else EXIT_FAILED
     )
-    facts = image_sizes(Images(client).sizes(images_to_inspect(plan, result)))
+    sizes: dict[str, tuple[int, int]] = {}
+    for daemon, part in parts:
+        sizes.update(Images(daemon).sizes(images_to_inspect(part, result)))
+    facts = image_sizes(sizes)
     if args.push:
-        code, facts = _push_after_build(client, plan, result, facts, code, jobs=jobs)
+        # Each target's image is pushed from the daemon that has it.
+        for daemon, part in parts:
+            code, facts = _push_after_build(daemon, part, result, facts, code, jobs=jobs)
     doc = report_json(plan, result, facts)
     if report_file is not None:
         try:
@@ -125,6 +136,37 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     # Errors stay on standard error, last, whatever the report's form.
     render_failures(Console(file=sys.stderr, highlight=False), plan, result)
     return code
+
+
+def _shm_warning(backend: str, plan: Any) -> None:
+    if backend == "buildkit":
+        for name, planned in plan.targets.items():
+            if planned.target.shm_size:
+                sys.stderr.write(
+                    f"warning: target.{name}: shm-size has no effect on "
+                    "BuildKit (the daemon ignores it); --builder classic "
+                    "applies it\n"
+                )
+
+
+def _hosts(args: argparse.Namespace, project: Any) -> list[Any]:
+    """The daemons to build on: ``--host`` (each named by its address), else
+    ``[builders.NAME]``; none: the one daemon the environment names."""
+    from bakery.core.config import BuildHost
+    from bakery.core.config.resolve import host_error
+
+    if args.hosts:
+        for host in args.hosts:
+            problem = host_error(host)
+            if problem:
+                raise ConfigError(
+                    problem,
+                    where="--host",
+                    hint="an address as DOCKER_HOST takes it: unix:///PATH, tcp://HOST:PORT, "
+                    "ssh://USER@HOST",
+                )
+        return [BuildHost(host, host) for host in dict.fromkeys(args.hosts)]
+    return list(project.builders.values())
 
 
 def _cache_repo(args: argparse.Namespace, configured: str | None) -> str | None:

@@ -50,11 +50,18 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     names = project.select(args.names)
     cache = DockerfileCache()
     plan = make_plan(project.targets, names, cache.graph)
+    placement = None
+    if project.builders:
+        from bakery.core.placement import place
+
+        # Offline: jobs as configured (1 where not): the build counts the CPUs.
+        hosts = [(b.name, b.jobs or 1) for b in project.builders.values()]
+        placement = place(plan, hosts, through_cache=bool(project.cache_repo))
     if args.format == "json":
-        json.dump(plan_json(plan), out, indent=2)
+        json.dump(plan_json(plan, placement), out, indent=2)
         out.write("\n")
     else:
-        out.write(render_plan(plan))
+        out.write(render_plan(plan, placement))
     return EXIT_OK
 
 

@@ -107,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         'network.host (a target with network = "host"); repeatable',
     )
     p.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        dest="hosts",
+        metavar="URL",
+        help="a Docker daemon to build on (unix://, tcp://, ssh://); repeatable: the targets "
+        "are spread over them; over [builders.NAME] (docs/distributed.md)",
+    )
+    p.add_argument(
         "--cache-repo",
         metavar="REGISTRY/NAME",
         help="the registry cache: pull stages built before (anywhere) by their stage key, "

@@ -13,7 +13,7 @@ from bakery.engine.cache import RegistryCache
 from bakery.engine.classic import ClassicBackend
 from bakery.engine.events import Event
 from bakery.engine.images import Images
-from bakery.engine.runner import Runner, RunOptions
+from bakery.engine.runner import Runner, RunOptions, Share
 from bakery.engine.session import SessionBuilder
 from bakery.engine.session.credentials import DockerConfig
 from bakery.engine.threaded import Builder, ThreadedBuilder
@@ -28,6 +28,7 @@ def daemon_runner(
     *,
     warn: Callable[[str], None] = lambda _message: None,
     cache_repo: str | None = None,
+    share: Share | None = None,
 ) -> Runner:
     """``client`` is a docker SDK ``APIClient``; ``backend`` the builder on its daemon;
     ``warn`` hears what went wrong on the side (a broken credential helper, a
@@ -50,4 +51,5 @@ def daemon_runner(
         folder_builder=ThreadedBuilder(ClassicBackend(client)),
         cache=cache,
         warn=warn,
+        share=share,
     )

@@ -82,6 +82,7 @@ SCHEMA: dict[str, Any] = _object(
                     "layers": {"type": ["integer", "null"], "minimum": 0},
                     "seconds": _NUMBER,
                     "stages": _STRINGS,
+                    "daemon": {"type": ["string", "null"]},
                     "pushed": {
                         "type": "array",
                         "items": _object(
@@ -109,6 +110,7 @@ SCHEMA: dict[str, Any] = _object(
                     "end": {"type": ["number", "null"], "minimum": 0},
                     "seconds": _NUMBER,
                     "pulled_bytes": {"type": ["integer", "null"], "minimum": 0},
+                    "daemons": _STRINGS,
                     "error": {
                         "oneOf": [
                             {"type": "null"},
@@ -190,6 +192,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
                 "layers": t.layers,
                 "seconds": _seconds(t.seconds or 0.0),
                 "stages": list(t.stages),
+                "daemon": t.daemon,
                 "pushed": [{"tag": p.tag, "digest": p.digest} for p in t.pushed],
             }
             for t in summary.targets
@@ -207,6 +210,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
                 "end": _seconds(n.end),
                 "seconds": _seconds(n.seconds),
                 "pulled_bytes": n.pulled_bytes,
+                "daemons": list(n.daemons),
                 "error": _error(n.error),
             }
             for n in summary.nodes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from bakery.core.placement import Placement
 from bakery.core.plan import Node, Plan
 
 
@@ -14,7 +15,7 @@ def _where(node: Node) -> str:
     return f"{shown}:{node.stage.start_line}"
 
 
-def render_plan(plan: Plan) -> str:
+def render_plan(plan: Plan, placement: Placement | None = None) -> str:
     """The plan as text: waves of nodes, who shares what, external images."""
     nodes = plan.nodes
     shared = plan.shared()
@@ -49,11 +50,46 @@ def render_plan(plan: Plan) -> str:
     images = plan.external_images()
     lines.append("")
     lines.append("external images: " + (", ".join(images) if images else "none"))
+    if placement is not None:
+        lines.extend(["", *_placement_lines(plan, placement)])
     return "\n".join(lines) + "\n"
 
 
-def plan_json(plan: Plan) -> dict[str, object]:
-    """The plan as data: nodes in order, waves, targets, external images."""
+def _placement_lines(plan: Plan, placement: Placement) -> list[str]:
+    how = (
+        "a stage that targets on several need is built once and pulled through the cache"
+        if placement.through_cache
+        else "a stage that targets on several need is built on each (no [cache] repo)"
+    )
+    lines = [f"placement on {len(placement.daemons)} daemons; {how}:"]
+    for daemon in placement.daemons:
+        names = placement.targets_on(daemon)
+        lines.append(f"  {daemon}: " + (", ".join(names) if names else "(nothing)"))
+    crossing = [n for n, ds in placement.runs.items() if len(ds) > 1]
+    for node_id in crossing:
+        node = plan.nodes[node_id]
+        built = ", ".join(placement.built_on(node_id))
+        lines.append(
+            f"  {node.stage.display_name} [{node_id}]: built on {built}, used on "
+            + ", ".join(placement.runs[node_id])
+        )
+    return lines
+
+
+def plan_json(plan: Plan, placement: Placement | None = None) -> dict[str, object]:
+    """The plan as data: nodes in order, waves, targets, external images; and
+    with several daemons, where each target goes and where each stage is built."""
+    doc = _plan_doc(plan)
+    if placement is not None:
+        doc["placement"] = {
+            "through_cache": placement.through_cache,
+            "targets": dict(placement.targets),
+            "built_on": {n: list(placement.built_on(n)) for n in placement.runs},
+        }
+    return doc
+
+
+def _plan_doc(plan: Plan) -> dict[str, object]:
     return {
         "nodes": [
             {

@@ -85,6 +85,7 @@ class TargetRow:
     stages: tuple[str, ...]  # node ids it needs, in build order
     requested: bool
     pushed: tuple[Pushed, ...] = ()
+    daemon: str | None = None  # on several daemons: the one that built it
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class NodeRow:
     seconds: float
     error: BuildFailed | None = None
     pulled_bytes: int | None = None  # PULLED: the image's size
+    daemons: tuple[str, ...] = ()  # on several daemons: where it ran
 
     @property
     def shared(self) -> bool:
@@ -155,6 +157,7 @@ def summarize(plan: Plan, result: RunResult, facts: ImageSizes | None = None) ->
                 seconds=r.seconds,
                 error=r.error,
                 pulled_bytes=r.pulled_bytes,
+                daemons=tuple(result.daemons.get(node_id, ())),
             )
         )
     by_id = {n.id: n for n in nodes}
@@ -188,6 +191,7 @@ def summarize(plan: Plan, result: RunResult, facts: ImageSizes | None = None) ->
                 stages=planned.nodes,
                 requested=planned.requested,
                 pushed=tuple(facts.pushed.get(name, ())),
+                daemon=result.placement.get(name),
             )
         )
 
@@ -385,6 +389,12 @@ def render_summary(console: Console, summary: Summary) -> None:
     )
     facts.add_row("critical path", critical_text(summary))
     facts.add_row("builder", summary.backend or "-")
+    on: dict[str, list[str]] = {}
+    for row in summary.targets:
+        if row.daemon:
+            on.setdefault(row.daemon, []).append(row.name)
+    for daemon, names in on.items():
+        facts.add_row("daemon", f"{daemon}: {', '.join(names)}")
     for row in summary.targets:
         for push in row.pushed:
             facts.add_row("pushed", f"{push.tag} {push.digest}")
