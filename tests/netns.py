@@ -104,11 +104,67 @@ class NetnsDaemon:
             time.sleep(0.1)
         pytest.fail(f"the registry in {self.name} did not answer: {(folder / 'log').read_text()}")
 
+    def relay(self, address: str, socket_path: str) -> None:
+        """Make ``address`` (``127.0.0.1:PORT``) in the namespace lead to ``socket_path``."""
+        self.registries.append(start_relay(address, socket_path, netns=self.netns))
+
     def stop(self) -> None:
         """Kill the daemon now, as a crash would (its socket stays, unanswered)."""
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
+
+
+def start_relay(
+    address: str, socket_path: str, *, netns: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``python -m tests.relay`` in ``netns`` (or here), once it listens."""
+    enter = ["nsenter", f"--net={netns}"] if netns else []
+    process = subprocess.Popen(
+        [*enter, sys.executable, "-m", "tests.relay", address, socket_path],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != b"ready":
+        process.kill()
+        pytest.fail(f"the relay to {socket_path} did not start")
+    process.stdout.close()
+    return process
+
+
+@contextlib.contextmanager
+def shared_registry(folder: Path) -> Iterator[tuple[str, str]]:
+    """A registry on a Unix socket, and a relay to it on this namespace's loopback:
+    ``(127.0.0.1:PORT, socket path)``. Daemons in other namespaces reach it at
+    the same address through ``NetnsDaemon.relay``."""
+    sock = folder / "registry.sock"
+    (folder / "registry.yml").write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'registry'}\n"
+        f"http:\n  net: unix\n  addr: {sock}\n"
+        "log:\n  level: error\n"
+    )
+    with (folder / "registry.log").open("w") as log:
+        registry = subprocess.Popen(
+            ["docker-registry", "serve", str(folder / "registry.yml")], stdout=log, stderr=log
+        )
+        relay = None
+        try:
+            for _ in range(100):
+                if sock.exists():
+                    break
+                time.sleep(0.05)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                address = f"127.0.0.1:{probe.getsockname()[1]}"
+            relay = start_relay(address, str(sock))
+            yield address, str(sock)
+        finally:
+            for process in (relay, registry):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=10)
 
 
 def _require(*tools: str) -> None:
