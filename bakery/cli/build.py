@@ -106,8 +106,11 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     facts = image_sizes(sizes)
     if args.push:
         # Each target's image is pushed from the daemon that has it.
+        pushed: dict[str, Any] = {}
         for daemon, part in parts:
-            code, facts = _push_after_build(daemon, part, result, facts, code, jobs=jobs)
+            code, done = _push_after_build(daemon, part, result, facts, code, jobs=jobs)
+            pushed.update(done.pushed)
+        facts = dataclasses.replace(facts, pushed=pushed)
     doc = report_json(plan, result, facts)
     if report_file is not None:
         try:

@@ -64,11 +64,14 @@ def run_on_several(
     members: list[Member] = []
     parts: list[tuple[Any, Plan]] = []
     for host, client, backend, jobs in reached:
-        names = placement.targets_on(host.name)
+        # The targets asked for (those only needed come with them, unasked, as
+        # in the whole plan: --push pushes the same ones).
+        names = [n for n in placement.targets_on(host.name) if plan.targets[n].requested]
         if not names:
             continue
         part = make_plan(project.targets, names, graph)
         share = Share(
+            name=host.name,
             remote=placement.pulled_on(host.name),
             exported=frozenset(placement.pushed_from(host.name)),
             exchange=exchange,

@@ -82,6 +82,7 @@ class RegistryCache:
             docker.credentials.errors.StoreError,
             requests.RequestException,
         ) as err:
+            self._untag(ref)
             raise CacheMiss(_reason(err)) from None
         labels = (info.get("Config") or {}).get("Labels") or {}
         if labels.get(KEY_LABEL) != key:

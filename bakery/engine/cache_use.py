@@ -97,8 +97,13 @@ class CacheUse:
             self.held.discard(node_id)
             return None
         tag = stage_tag(node_id)
-        await self.offload(lambda: self.images.tag(pulled.image_id, (tag,)))
-        await self.offload(lambda: self.cache.forget(key))
+        try:
+            await self.offload(lambda: self.images.tag(pulled.image_id, (tag,)))
+        except Exception as err:  # the daemon went away, or refused the tag
+            self.warn(f"cannot tag what the cache gave for {node_id}: {type(err).__name__}")
+            return None
+        finally:
+            await self.offload(lambda: self.cache.forget(key))
         inside = tuple(n for n in nodes if n != node_id)
         record.pulled((*inside, node_id), pulled.image_id, start, pulled.size)
         if node_id in self.exported:

@@ -22,10 +22,12 @@ class Record:
         schedule: Scheduler,
         emit: Callable[[Event], None],
         on_failure: Callable[[str], None] = lambda _node: None,
+        on_finish: Callable[[str, Status, str | None], None] = lambda _n, _s, _i: None,
     ) -> None:
         self.schedule = schedule
         self.emit = emit
         self.on_failure = on_failure
+        self.on_finish = on_finish  # every node's final state, with its image if any
         self.results: dict[str, NodeResult] = {}
         self.started: dict[str, float] = {}
         self.owners: dict[str, object] = {}  # BuildKit: the build that reports a shared stage
@@ -68,6 +70,7 @@ class Record:
         )
         self.schedule.node_finished(node_id, status, reason)
         self.emit(NodeFinished(node_id, status, at, image_id=image_id, error=error, reason=reason))
+        self.on_finish(node_id, status, image_id)
         if status is Status.FAILED:
             self.on_failure(node_id)
 
@@ -100,6 +103,7 @@ class Record:
                 pulled_bytes=size if last else None,
             )
             self.schedule.node_finished(node_id, Status.PULLED)
+            self.on_finish(node_id, Status.PULLED, image_id if last else None)
             self.emit(
                 NodeFinished(node_id, Status.PULLED, now, image_id=image_id if last else None)
             )

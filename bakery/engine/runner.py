@@ -72,6 +72,7 @@ class Share:
     this one pulls (node -> that daemon), those it builds for others, where they
     meet, and whom to tell of a failure here."""
 
+    name: str = ""
     remote: Mapping[str, str] = field(default_factory=dict)
     exported: frozenset[str] = frozenset()
     exchange: Exchange = field(default_factory=Exchange)
@@ -134,6 +135,9 @@ class Runner:
         self._folders: dict[str, str] = {}
         self._nursery: trio.Nursery | None = None
         self._pushes: trio.Nursery | None = None
+        self._halted: str | None = None
+        self._remote: dict[str, str] = {}
+        self._exported: frozenset[str] = frozenset()
         self._signal: int | None = None
 
     # -- the run ---------------------------------------------------------------------
@@ -164,6 +168,7 @@ class Runner:
             self.snapshots,
             no_cache_everywhere=self.options.no_cache,
         )
+        self._remote, self._exported = self._crossing()
         builds = await self._builds()
         pullable: set[str] = set()
         if self.cache is not None and not self.options.no_cache:
@@ -174,12 +179,12 @@ class Runner:
                 self.offload,
                 self.warn,
                 exchange=self.share.exchange,
-                remote=self.share.remote,
-                exported=self.share.exported,
+                remote=self._remote,
+                exported=self._exported,
             )
             tops = [b.top for b in builds if not no_cache(self.plan, self.plan.nodes[b.top], False)]
             await self.cached.look_up(tops)
-            pullable = (self.cached.held | set(self.share.remote)) - set(self.keys.reusable)
+            pullable = (self.cached.held | set(self._remote)) - set(self.keys.reusable)
         self.schedule = Scheduler(
             self.plan,
             builds,
@@ -187,7 +192,13 @@ class Runner:
             keep_going=self.options.keep_going,
             reusable={*self.keys.reusable, *pullable},
         )
-        self.record = Record(self.schedule, self.emit, on_failure=self.share.on_failure)
+        if self._halted is not None:
+            self.schedule.halt(self._halted)
+        if self._signal is not None:
+            self.schedule.interrupt()
+        self.record = Record(
+            self.schedule, self.emit, on_failure=self.share.on_failure, on_finish=self._settle
+        )
         async with trio.open_nursery() as outer:
             if handle_signals:
                 outer.start_soon(self._watch_signals)
@@ -230,13 +241,49 @@ class Runner:
             return classic_builds(self.plan)
         splits = await self._choose_splits()
         # Nodes that cross daemons travel as images of their own.
-        for node_id in (*self.share.remote, *self.share.exported):
-            if node_id in self.plan.nodes and node_id not in splits:
-                users = tuple(sorted(self.plan.nodes[node_id].targets & set(self.plan.targets)))
-                if users and not self.plan.nodes[node_id].final_for:
-                    splits[node_id] = users
+        for node_id in (*self._remote, *self._exported):
+            if node_id not in splits:
+                splits[node_id] = tuple(sorted(self.plan.nodes[node_id].targets))
         self._splits = set(splits)
         return buildkit_builds(self.plan, splits, no_cache_everywhere=self.options.no_cache)
+
+    def _crossing(self) -> tuple[dict[str, str], frozenset[str]]:
+        """The nodes that cross daemons here: pulled from another's build, and
+        built for others. One that cannot (no key here, ``no-cache``, a stage
+        BuildKit cannot build alone) is built by every daemon that needs it: the
+        others are told at once, so that none waits for it."""
+        if self.cache is None or self.options.no_cache:
+            return {}, frozenset()
+
+        def can_cross(node_id: str) -> bool:
+            node = self.plan.nodes.get(node_id)
+            if node is None or not self.keys.keys.get(node_id):
+                return False
+            if no_cache(self.plan, node, False):
+                return False
+            return self.builder.name != "buildkit" or (
+                node.stage.written_name is not None and not node.final_for
+            )
+
+        remote = {n: d for n, d in self.share.remote.items() if can_cross(n)}
+        exported = frozenset(n for n in self.share.exported if can_cross(n))
+        for node_id in set(self.share.exported) - exported:
+            self.share.exchange.failed(
+                node_id, self._handover_failed(node_id, "cannot be handed over")
+            )
+        return remote, exported
+
+    def _settle(self, node_id: str, status: Status, image_id: str | None) -> None:
+        """A node built here for others ended without an image to push: say so now."""
+        if node_id not in self._exported:
+            return
+        ended = status in (Status.FAILED, Status.NOT_STARTED, Status.CANCELLED)
+        if ended or (status is Status.CACHED and image_id is None):
+            self.share.exchange.failed(node_id, self._handover_failed(node_id, status.value))
+
+    def _handover_failed(self, node_id: str, why: str) -> str:
+        where = f" on {self.share.name}" if self.share.name else ""
+        return f"{self.plan.nodes[node_id].label}{where}: {why}"
 
     async def _choose_splits(self) -> dict[str, tuple[str, ...]]:
         """BuildKit: the candidates that read at least SPLIT_BYTES of the context,
@@ -283,7 +330,7 @@ class Runner:
 
     def interrupt(self, number: int) -> None:
         """Stop the running builds on the daemon: the run was interrupted by a signal."""
-        self._signal = number
+        self._signal = number  # for a schedule not made yet, too
         self.schedule.interrupt()
         for nursery in (self._nursery, self._pushes):
             if nursery is not None:
@@ -291,6 +338,7 @@ class Runner:
 
     def halt(self, reason: str) -> None:
         """Stop the running builds for a reason from outside (a failure elsewhere)."""
+        self._halted = self._halted or reason  # for a schedule not made yet, too
         self.schedule.halt(reason)
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

@@ -26,7 +26,11 @@ class Fleet:
         cache: bool,
         fail: dict[str, int] | None = None,
         seconds: dict[str, float] | None = None,
+        fail_on: str | None = None,
+        bare: str | None = None,
     ) -> None:
+        """``fail_on``: only that daemon fails ``fail``'s stages; ``bare``: that
+        daemon lacks the base image (so it cannot key the stages on it)."""
         write_project(root, FILES)
         self.plan = plan_of(root, "client", "server")
         self.placement = place(self.plan, [("a", 2), ("b", 2)], through_cache=cache)
@@ -37,10 +41,13 @@ class Fleet:
         self.warnings: list[str] = []
         for name in self.placement.daemons:
             part = plan_of(root, *self.placement.targets_on(name))
-            images = FakeImages(bases={"busybox": ("sha256:busybox", False)})
-            fake = FakeBuilder(part, images, name=builder, seconds=seconds or SECONDS, fail=fail)
+            bases = {} if name == bare else {"busybox": ("sha256:busybox", False)}
+            images = FakeImages(bases=bases)
+            failing = fail if fail_on in (None, name) else None
+            fake = FakeBuilder(part, images, name=builder, seconds=seconds or SECONDS, fail=failing)
             self.builders[name] = fake
             share = Share(
+                name=name,
                 remote=self.placement.pulled_on(name),
                 exported=frozenset(self.placement.pushed_from(name)),
                 exchange=self.exchange,
@@ -139,3 +146,28 @@ async def test_when_the_home_cannot_build_a_stage_the_others_build_it(
     assert result.ok
     assert "base" in fleet.stages_run("b")  # a could not hand it over
     assert any("building it here instead" in w for w in fleet.warnings)
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+async def test_a_home_that_cannot_key_a_stage_says_so_at_once(
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
+    fleet = Fleet(tmp_path, builder, cache=True, bare="a")
+    with trio.fail_after(60):
+        result = await fleet.run()
+    assert result.ok
+    # b did not wait for a: it built base itself, from the start.
+    assert "base" in fleet.stages_run("b")
+    assert min(r.start for r in fleet.builders["b"].runs) == 0
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+async def test_with_keep_going_a_stage_its_home_failed_is_built_by_the_others(
+    tmp_path: Path, builder: str, autojump_clock: trio.abc.Clock
+) -> None:
+    fleet = Fleet(tmp_path, builder, cache=True, fail={"base": 3}, fail_on="a")
+    with trio.fail_after(60):
+        result = await fleet.run(keep_going=True)
+    assert result.targets["client"].status is Status.FAILED
+    assert result.targets["server"].status is Status.BUILT
+    assert "base" in fleet.stages_run("b")
