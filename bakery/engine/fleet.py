@@ -133,3 +133,45 @@ def merge(plan: Plan, placement: Placement, results: Mapping[str, RunResult]) ->
         backend=first.backend if first else "",
     )
     return replace(merged, daemons=daemons, placement=dict(placement.targets))
+
+
+def lost(members: list[Member]) -> dict[str, str]:
+    """The daemons that went away during the run, with how."""
+    return {m.name: m.runner.lost for m in members if m.runner.lost}
+
+
+def with_retry(first: RunResult, second: RunResult) -> RunResult:
+    """``first`` with what a second run (of the targets a lost daemon left) made:
+    its targets and nodes win where they ended better."""
+    good = (Status.BUILT, Status.CACHED, Status.PULLED)
+    # Each run has a clock of its own: the second's times go on after the first's.
+    offset = first.finished - second.started
+
+    def shifted(r: NodeResult) -> NodeResult:
+        return replace(
+            r,
+            started=None if r.started is None else r.started + offset,
+            finished=None if r.finished is None else r.finished + offset,
+        )
+
+    nodes = dict(first.nodes)
+    daemons = {k: tuple(v) for k, v in first.daemons.items()}
+    for node_id, r in second.nodes.items():
+        old = nodes.get(node_id)
+        if old is None or (old.status not in good and r.status is not Status.NOT_STARTED):
+            nodes[node_id] = shifted(r)
+        daemons[node_id] = tuple(
+            dict.fromkeys((*daemons.get(node_id, ()), *second.daemons.get(node_id, ())))
+        )
+    targets = dict(first.targets)
+    targets.update(second.targets)
+    return replace(
+        first,
+        nodes=nodes,
+        targets=targets,
+        finished=second.finished + offset,
+        interrupted=first.interrupted or second.interrupted,
+        signal=first.signal if first.signal is not None else second.signal,
+        daemons=daemons,
+        placement={**first.placement, **second.placement},
+    )

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import docker.credentials.errors
 import docker.errors
+import requests
 
 from bakery.engine.push import split_tag
 from bakery.engine.registry import HELPER_HINT
@@ -107,13 +108,16 @@ class Images:
 
     def sizes(self, image_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         """Size in bytes and layer count of each image; one the daemon no longer
-        has (removed meanwhile) is left out."""
+        has (removed meanwhile) is left out, and all when the daemon is gone (the
+        report then shows no sizes: the run's outcome matters more)."""
         out: dict[str, tuple[int, int]] = {}
         for image_id in dict.fromkeys(image_ids):
             try:
                 info = self.client.inspect_image(image_id)
             except docker.errors.APIError:
                 continue
+            except requests.RequestException:
+                break
             layers = (info.get("RootFS") or {}).get("Layers") or ()
             out[image_id] = (int(info.get("Size") or 0), len(layers))
         return out

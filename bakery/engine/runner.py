@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -38,7 +39,13 @@ from bakery.core.scheduler import Action, Do, Scheduler
 from bakery.core.stages import Source, SourceKind
 from bakery.core.status import Status
 from bakery.engine import preflight
-from bakery.engine.backend import BuildFailed, BuildSpec, ProgressEvent, StepEvent
+from bakery.engine.backend import (
+    BuildFailed,
+    BuildSpec,
+    DaemonUnreachable,
+    ProgressEvent,
+    StepEvent,
+)
 from bakery.engine.buildkit_stages import StageTracker
 from bakery.engine.cache import Cache
 from bakery.engine.cache_use import CacheUse
@@ -136,6 +143,7 @@ class Runner:
         self._nursery: trio.Nursery | None = None
         self._pushes: trio.Nursery | None = None
         self._halted: str | None = None
+        self.lost: str | None = None  # the daemon went away during the run: how
         self._remote: dict[str, str] = {}
         self._exported: frozenset[str] = frozenset()
         self._signal: int | None = None
@@ -373,6 +381,16 @@ class Runner:
             self.cached.push(build.top, image_id)
         return image_id
 
+    async def _send(self, spec: BuildSpec, progress: Callable[[ProgressEvent], None]) -> Any:
+        """One build on the daemon; a daemon lost on the way fails the build (named)
+        rather than the run, so that the report still comes, and the other
+        daemons of a run on several go on."""
+        try:
+            return await self.builder.build(spec, progress)
+        except DaemonUnreachable as err:
+            self.lost = str(err)
+            raise BuildFailed(str(err), hint=err.hint) from None
+
     # -- the classic builder: one node ---------------------------------------------------
 
     async def _build_node(self, node: Node) -> str | None:
@@ -409,7 +427,7 @@ class Runner:
             self.record.progress(node.id, event)
 
         try:
-            output = await self.builder.build(spec, watch)
+            output = await self._send(spec, watch)
         except BuildFailed as err:
             self.record.finish(
                 node.id, Status.FAILED, start=start, error=locate(node, emitted, err, classic=True)
@@ -492,7 +510,7 @@ class Runner:
         )
         tracker = StageTracker(self.plan, self.record, build.nodes, no_cache=spec.no_cache)
         try:
-            output = await self.builder.build(spec, tracker.feed)
+            output = await self._send(spec, tracker.feed)
         except BuildFailed as err:
             node = self.plan.nodes[tracker.node_of(err.step) or build.top]
             tracker.fail(node.id, locate(node, emitted, err, classic=False))

@@ -136,3 +136,57 @@ def test_a_daemon_that_does_not_answer_is_named_and_left_out(
     )
     doc = json.loads(run.stdout)
     assert {t["daemon"] for t in doc["targets"]} == {"main"}
+
+
+@pytest.mark.parametrize("keep_going", [False, True], ids=["fail-fast", "keep-going"])
+def test_a_daemon_killed_mid_build(
+    client: docker.DockerClient, busybox_image: str, prefix: str, tmp_path: Path, keep_going: bool
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    nonce = uuid.uuid4().hex
+    with netns_daemon() as victim:
+        victim.load(busybox_image)
+        write_tree(
+            tmp_path,
+            {
+                "Dockerfile": "FROM bakery-busybox:latest AS slow\n"
+                f"RUN echo {nonce} started && sleep 5\n"
+                "FROM bakery-busybox:latest AS quick\nRUN echo quick\n",
+                # The victim first: the first (largest) target goes to it.
+                "bake.toml": f'[builders.victim]\nhost = "{victim.host}"\n'
+                '[builders.main]\nhost = "unix:///var/run/docker.sock"\n'
+                f'[target.slow]\ntarget = "slow"\ntags = ["{prefix}-slow"]\n'
+                f'[target.quick]\ntarget = "quick"\ntags = ["{prefix}-quick"]\n',
+            },
+        )
+        args = ["--keep-going"] if keep_going else []
+        with subprocess.Popen(
+            [sys.executable, "-m", "bakery", "build", "--progress", "plain", *args],
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as proc:
+            assert proc.stderr is not None
+            seen = []
+            deadline = time.monotonic() + 60
+            for line in proc.stderr:
+                seen.append(line)
+                if f"{nonce} started" in line or time.monotonic() > deadline:
+                    break
+            assert any(f"{nonce} started" in s for s in seen), "".join(seen)
+            victim.stop()
+            out, err = proc.communicate(timeout=120)
+    text = "".join(seen) + err + out
+    assert "Traceback" not in text
+    assert f"lost the connection to the Docker daemon at {victim.host}" in text
+    assert "target" in out  # the report came
+    if keep_going:
+        assert proc.returncode == 0, text
+        assert "warning: builder victim was lost" in text
+        assert client.images.get(f"{prefix}-slow")  # built on main instead
+    else:
+        assert proc.returncode == 1, text
