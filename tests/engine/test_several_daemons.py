@@ -90,12 +90,16 @@ def test_six_targets_on_three_daemons_share_base_once_through_the_cache(
     (base,) = [n for n in doc["nodes"] if n["stage"] == "base"]  # type: ignore[attr-defined]
     assert base["status"] == "built"
     assert sorted(base["daemons"]) == ["main", "one", "two"]
-    # The main daemon holds nothing placed elsewhere.
+    # The main daemon holds nothing placed elsewhere: no target, no stage image.
     main = docker.from_env()
     for name, daemon in placed.items():
         if daemon != "main":
             with pytest.raises(docker.errors.ImageNotFound):
                 main.images.get(f"{prefix}-{name}")
+    stage_tags = {t for i in main.images.list() for t in i.tags if t.startswith(f"{prefix}-stages")}
+    for node in doc["nodes"]:  # type: ignore[attr-defined]
+        on_main = any(t.endswith(f":{node['id']}") for t in stage_tags)
+        assert on_main == ("main" in node["daemons"]), (node["stage"], node["daemons"])
     main.close()
 
 
