@@ -27,6 +27,14 @@ from bakery.engine.labels import KEY_LABEL
 __all__ = ["Cache", "CacheMiss", "Pulled", "RegistryCache"]
 
 
+# What the daemon (or the SDK on its way there) raises when a registry request fails.
+_ERRORS = (
+    docker.errors.DockerException,
+    docker.credentials.errors.StoreError,
+    requests.RequestException,
+)
+
+
 class CacheMiss(Exception):
     """The registry had no usable image for a key (its reason, for a warning)."""
 
@@ -63,11 +71,7 @@ class RegistryCache:
             self.client.inspect_distribution(self.ref(key))
         except docker.errors.NotFound:
             return False
-        except (
-            docker.errors.DockerException,
-            docker.credentials.errors.StoreError,
-            requests.RequestException,
-        ) as err:
+        except _ERRORS as err:
             raise CacheMiss(_reason(err)) from None
         return True
 
@@ -77,11 +81,7 @@ class RegistryCache:
         try:
             self.client.pull(self.repo, tag=key)
             info = self.client.inspect_image(ref)
-        except (
-            docker.errors.DockerException,
-            docker.credentials.errors.StoreError,
-            requests.RequestException,
-        ) as err:
+        except _ERRORS as err:
             self._untag(ref)
             raise CacheMiss(_reason(err)) from None
         labels = (info.get("Config") or {}).get("Labels") or {}
@@ -100,11 +100,7 @@ class RegistryCache:
             for message in self.client.push(self.repo, tag=key, stream=True, decode=True):
                 if "error" in message:
                     raise CacheMiss(str(message["error"]))
-        except (
-            docker.errors.DockerException,
-            docker.credentials.errors.StoreError,
-            requests.RequestException,
-        ) as err:
+        except _ERRORS as err:
             raise CacheMiss(_reason(err)) from None
         finally:
             # The daemon keeps the image under bakery's stage tag; the cache tag

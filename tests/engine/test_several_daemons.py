@@ -194,3 +194,26 @@ def test_a_daemon_killed_mid_build(
         assert client.images.get(f"{prefix}-slow")  # built on main instead
     else:
         assert proc.returncode == 1, text
+
+
+def test_push_goes_from_the_daemon_that_built_each_target(
+    lab: Lab, prefix: str, tmp_path: Path
+) -> None:
+    import urllib.request
+
+    toml = "".join(
+        f'[builders.{name}]\nhost = "{host}"\njobs = 1\n' for name, host in lab.daemons.items()
+    )
+    toml += "".join(
+        f'[target.t{i}]\ntarget = "t{i}"\ntags = ["{lab.registry}/{prefix}-t{i}:1"]\n'
+        for i in range(3)
+    )
+    write_tree(tmp_path, {"Dockerfile": SIX.format(nonce=uuid.uuid4().hex), "bake.toml": toml})
+    doc = build(tmp_path, "--push")
+    placed = {t["name"]: t["daemon"] for t in doc["targets"]}  # type: ignore[attr-defined]
+    assert len(set(placed.values())) == 3, placed
+    for t in doc["targets"]:  # type: ignore[attr-defined]
+        assert [p["tag"] for p in t["pushed"]] == [f"{lab.registry}/{prefix}-{t['name']}:1"]
+        url = f"http://{lab.registry}/v2/{prefix}-{t['name']}/tags/list"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert json.load(answer)["tags"] == ["1"]
