@@ -62,12 +62,29 @@ def read_bake_files(names: Sequence[str], cwd: Path) -> list[SourceFile]:
             )
     files = []
     for shown, path in paths:
+        kind = _OTHER_FORMATS.get(path.suffix.lower())
+        if kind is not None:
+            raise ConfigError(
+                f"this is {kind}; bakery reads bake files written in TOML",
+                where=shown,
+                hint="write it as a bake.toml, with the same targets and attributes: "
+                "docs/coming-from-bake.md shows the translation",
+            )
         try:
             text = read_regular(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"cannot read {shown}: {err}", where=shown) from None
         files.append(SourceFile(path=shown, text=text, base_dir=str(path.resolve().parent)))
     return files
+
+
+# Bake files of other tools, by how their names end.
+_OTHER_FORMATS = {
+    ".hcl": "an HCL bake file (docker buildx bake)",
+    ".json": "a JSON file (docker buildx bake reads those)",
+    ".yml": "a YAML file (a compose file?)",
+    ".yaml": "a YAML file (a compose file?)",
+}
 
 
 def git_variables(folder: Path) -> dict[str, str]:

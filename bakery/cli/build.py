@@ -51,6 +51,11 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     names = project.select(args.names)
     cache_repo = _cache_repo(args, project.cache_repo)
     plan = make_plan(project.targets, names, DockerfileCache().graph)
+    if args.dry_run:
+        from bakery.report.plan import render_plan
+
+        out.write(render_plan(plan))
+        return EXIT_OK
     hosts = _hosts(args, project)
     # Said once each, after the live view, so that it stays readable.
     warnings: dict[str, None] = {}

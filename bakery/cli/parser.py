@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import NoReturn
 
 from bakery import __version__
-from bakery.core.errors import EXIT_CODES, ConfigError, Outcome
+from bakery.core.errors import EXIT_CODES, ConfigError, Outcome, did_you_mean
 
 # The entitlements --allow grants, by bake's names: the one a target attribute asks for.
 ENTITLEMENTS = ("network.host",)
@@ -16,7 +17,17 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors carry a hint and exit 2 through the one error path."""
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(message, hint=f"see `{self.prog} --help`")
+        hint = f"see `{self.prog} --help`"
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if unknown and unknown.group(1).startswith("-"):
+            flags = [f for a in self._actions for f in a.option_strings if f.startswith("--")]
+            for sub in self._subparsers._group_actions if self._subparsers else ():
+                for choice in getattr(sub, "choices", {}).values():
+                    flags += [f for a in choice._actions for f in a.option_strings]
+            guess = did_you_mean(unknown.group(1), sorted(set(flags)))
+            if guess:
+                message += guess
+        raise ConfigError(message, hint=hint)
 
 
 def _file_option(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -95,7 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
         "once; a failed build pushes nothing",
     )
     p.add_argument(
-        "--keep-going", action="store_true", help="after a failure, let independent targets finish"
+        "-n",
+        "--dry-run",
+        action="store_true",
+        help="show what would be built (as `bakery plan`), build nothing (make's -n)",
+    )
+    p.add_argument(
+        "-k",
+        "--keep-going",
+        action="store_true",
+        help="after a failure, let independent targets finish (make's -k)",
     )
     p.add_argument(
         "--allow",
