@@ -17,6 +17,7 @@ from typing import Protocol
 
 from bakery.core.config.secrets import SecretSource, SshSource
 from bakery.core.errors import BakeryError, Outcome
+from bakery.engine.tar_stream import TarStream
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class BuildSpec:
     PAX) holding the build context and the Dockerfile at ``dockerfile``.
     """
 
-    context: bytes
+    context: bytes | TarStream  # a stream is made while it is sent
     tag: str
     dockerfile: str = "Dockerfile"
     target: str | None = None

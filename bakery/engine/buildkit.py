@@ -43,6 +43,7 @@ from bakery.engine.backend import (
 from bakery.engine.connection import abort_response, daemon_address, unreachable
 from bakery.engine.registry import HELPER_HINT
 from bakery.engine.stream import no_image_id, parse_error_line, read_build, refused
+from bakery.engine.tar_stream import TarStream, UploadCancelled
 
 if TYPE_CHECKING:
     from bakery.engine.buildkit_trace import Vertex, VertexLog
@@ -221,7 +222,12 @@ class BuildKitBackend:
         if cancel.cancelled:
             raise BuildCancelled(spec.tag)
         build_id = uuid.uuid4().hex
-        response = self._post(spec, build_id)
+        if isinstance(spec.context, TarStream):
+            cancel.on_cancel(spec.context.cancel)  # Ctrl-C stops an upload at once
+        try:
+            response = self._post(spec, build_id)
+        except UploadCancelled:
+            raise BuildCancelled(spec.tag) from None
         try:
             cancel.on_cancel(lambda: abort_response(response))
             if response.status_code != 200:

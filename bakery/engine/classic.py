@@ -46,6 +46,7 @@ from bakery.engine.backend import (
 from bakery.engine.connection import abort_response, daemon_address, unreachable
 from bakery.engine.registry import HELPER_HINT
 from bakery.engine.stream import no_image_id, parse_error_line, read_build
+from bakery.engine.tar_stream import TarStream, UploadCancelled
 
 __all__ = ["TAIL_LINES", "ClassicBackend", "ClassicStream"]
 
@@ -195,7 +196,12 @@ class ClassicBackend:
         if cancel.cancelled:
             raise BuildCancelled(spec.tag)
         since = time.time()
-        messages, response = self._start(spec)
+        if isinstance(spec.context, TarStream):
+            cancel.on_cancel(spec.context.cancel)  # Ctrl-C stops an upload at once
+        try:
+            messages, response = self._start(spec)
+        except UploadCancelled:
+            raise BuildCancelled(spec.tag) from None
         try:
             if response is not None:
                 cancel.on_cancel(lambda: abort_response(response))
@@ -220,7 +226,11 @@ class ClassicBackend:
         with _responses(client) as seen:
             try:
                 messages = client.build(
-                    fileobj=io.BytesIO(spec.context),
+                    fileobj=(
+                        spec.context
+                        if isinstance(spec.context, TarStream)
+                        else io.BytesIO(spec.context)
+                    ),
                     custom_context=True,
                     decode=True,
                     rm=True,

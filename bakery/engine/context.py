@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO
+from typing import IO, BinaryIO
 
 from bakery.core.errors import BakeryError, ConfigError, Outcome
 from bakery.core.ignore import (
@@ -40,6 +40,7 @@ from bakery.core.ignore import (
     path_match,
 )
 from bakery.engine.digests import DIGEST_CACHE_FILE, DigestCache
+from bakery.engine.tar_stream import TarStream
 from bakery.engine.walk import ContextFile, FilesOnDisk, Walker
 from bakery.files import read_regular
 
@@ -169,6 +170,27 @@ class ContextSnapshot:
         files (name -> content, mode 0644, mtime 0), which replace an entry of the
         same name. Files are read now and must be as the snapshot saw them, else
         ``ContextChanged``. The same snapshot and arguments give the same bytes."""
+        buf = io.BytesIO()
+        self.write_tar(buf, extra=extra, include=include)
+        return buf.getvalue()
+
+    def stream(
+        self,
+        *,
+        extra: Mapping[str, bytes] = MappingProxyType({}),
+        include: Iterable[str] | None = None,
+    ) -> TarStream:
+        """The same tar as ``tar``, made while it is sent: never held whole."""
+        return TarStream(lambda out: self.write_tar(out, extra=extra, include=include))
+
+    def write_tar(
+        self,
+        out: BinaryIO,
+        *,
+        extra: Mapping[str, bytes] = MappingProxyType({}),
+        include: Iterable[str] | None = None,
+    ) -> None:
+        """Write the tar of ``tar`` to ``out``."""
         extras = {_extra_name(name): data for name, data in extra.items()}
         if include is None:
             paths = [p for p in self.files if p not in extras]
@@ -178,15 +200,13 @@ class ContextSnapshot:
                 parts = path.split("/")
                 wanted.update("/".join(parts[:n]) for n in range(1, len(parts)))
             paths = [p for p in self.files if p in wanted and p not in extras]
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
             for path in paths:
                 self._add(tar, self.files[path])
             for name in sorted(extras):
                 info = _tar_info(name, 0o644, 0)
                 info.size = len(extras[name])
                 tar.addfile(info, io.BytesIO(extras[name]))
-        return buf.getvalue()
 
     # -- selection ---------------------------------------------------------------------
 

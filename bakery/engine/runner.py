@@ -70,6 +70,7 @@ from bakery.engine.specs import (
     sources_read,
     target_spec,
 )
+from bakery.engine.tar_stream import TarStream
 from bakery.engine.threaded import Builder
 
 
@@ -449,7 +450,7 @@ class Runner:
 
     async def _classic_context(
         self, node: Node, text: bytes, uses_context: bool
-    ) -> tuple[bytes, str]:
+    ) -> tuple[bytes | TarStream, str]:
         """The tar for one node on the classic builder, and its Dockerfile's name."""
         base = node.stage.base
         parent = (
@@ -463,7 +464,7 @@ class Runner:
         name, ignore = hidden_dockerfile(snapshot)
         extra = {name: text, ".dockerignore": ignore}
         include = sources_read(self.keys.reads, (node.id,))
-        return await self.offload(lambda: snapshot.tar(extra=extra, include=include)), name
+        return snapshot.stream(extra=extra, include=include), name
 
     # -- BuildKit: a target, or a split-off stage ------------------------------------------
 
@@ -496,9 +497,7 @@ class Runner:
         # Bakery's Dockerfile names split-off stages' images: it goes under a name of its own.
         dockerfile = DOCKERFILE_IN_TAR if from_splits else dockerfile_in_context(target, snapshot)
         include = sources_read(self.keys.reads, build.nodes)
-        context = await self.offload(
-            lambda: snapshot.tar(extra={dockerfile: emitted.text.encode()}, include=include)
-        )
+        context = snapshot.stream(extra={dockerfile: emitted.text.encode()}, include=include)
         spec = target_spec(
             target,
             context=context,
@@ -555,7 +554,7 @@ class Runner:
         snapshot = await self.snapshots.of_folder(path)
         name, ignore = hidden_dockerfile(snapshot)
         extra = {name: b"FROM scratch\nCOPY . /\n", ".dockerignore": ignore}
-        tar = await self.offload(lambda: snapshot.tar(extra=extra))
+        tar = snapshot.stream(extra=extra)
         tag = stage_tag(f"context-{hashlib.sha256(path.encode()).hexdigest()[:12]}")
         spec = BuildSpec(context=tar, tag=tag, dockerfile=name, labels=folder_labels())
         await self.folder_builder.build(spec, lambda event: self.record.progress("context", event))

@@ -27,6 +27,7 @@ from bakery.engine.backend import BuildFailed, BuildSpec
 from bakery.engine.context import ContextSnapshot
 from bakery.engine.labels import label_line
 from bakery.engine.registry import explain_pull_failure, metadata_image, normalize
+from bakery.engine.tar_stream import TarStream
 
 DOCKERFILE_IN_TAR = ".bakery.Dockerfile"
 WHOLE_READ: ContextReads = (WHOLE_CONTEXT,)
@@ -41,7 +42,7 @@ def sources_read(reads: Mapping[str, ContextReads], nodes: tuple[str, ...]) -> l
 def target_spec(
     target: Target,
     *,
-    context: bytes,
+    context: bytes | TarStream,
     tag: str,
     dockerfile: str,
     stage: str | None,
@@ -80,7 +81,7 @@ def classic_dockerfile(
 def classic_spec(
     node: Node,
     *,
-    context: bytes,
+    context: bytes | TarStream,
     tag: str,
     dockerfile: str,
     labels: Mapping[str, str],

@@ -225,7 +225,8 @@ class FakeBuilder:
 
 
 def _dockerfile(spec: BuildSpec) -> str:
-    with tarfile.open(fileobj=io.BytesIO(spec.context)) as tar:
+    body = spec.context if isinstance(spec.context, bytes) else spec.context.read_all()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         member = tar.extractfile(spec.dockerfile)
         return member.read().decode() if member is not None else ""
 
