@@ -110,11 +110,15 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
         sizes.update(Images(daemon).sizes(images_to_inspect(part, result)))
     facts = image_sizes(sizes)
     if args.push:
-        # Each target's image is pushed from the daemon that has it.
+        # Each target's image is pushed from the daemon that has it; only when
+        # every target built (else _push_after_build says so, once).
         pushed: dict[str, Any] = {}
-        for daemon, part in parts:
-            code, done = _push_after_build(daemon, part, result, facts, code, jobs=jobs)
+        outcome = code
+        for daemon, part in parts if code == EXIT_OK else parts[:1]:
+            done_code, done = _push_after_build(daemon, part, result, facts, code, jobs=jobs)
+            outcome = outcome or done_code
             pushed.update(done.pushed)
+        code = outcome
         facts = dataclasses.replace(facts, pushed=pushed)
     doc = report_json(plan, result, facts)
     if report_file is not None:

@@ -96,7 +96,7 @@ def _round(
     from bakery.engine.exchange import Exchange
     from bakery.engine.fleet import Member, run_fleet
     from bakery.engine.on_daemon import daemon_runner
-    from bakery.engine.runner import Share
+    from bakery.engine.share import Share
     from bakery.project import DockerfileCache
     from bakery.report.progress import make_progress
 

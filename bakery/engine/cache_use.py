@@ -11,15 +11,18 @@ and a push that fails is a warning, never a failed build.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 
 import trio
 
+from bakery.core.builds import Build, no_cache
+from bakery.core.plan import Plan
 from bakery.engine.cache import Cache, CacheMiss, Pulled
 from bakery.engine.exchange import Exchange
 from bakery.engine.images import ImageStore
 from bakery.engine.labels import stage_tag
 from bakery.engine.record import Record
+from bakery.engine.share import Handover
 from bakery.engine.snapshots import Offload
 
 __all__ = ["CacheUse"]
@@ -37,16 +40,14 @@ class CacheUse:
         offload: Offload,
         warn: Callable[[str], None],
         *,
-        exchange: Exchange | None = None,
-        remote: Mapping[str, str] | None = None,
-        exported: Collection[str] = (),
+        handover: Handover | None = None,
     ) -> None:
-        """With several daemons: ``remote`` names the nodes another daemon builds
-        (node -> its daemon), to be pulled once the ``exchange`` says they are
-        pushed; ``exported`` the nodes built here that others wait for."""
-        self.exchange = exchange or Exchange()
-        self.remote = dict(remote or {})
-        self.exported = set(exported)
+        """With several daemons, the ``handover`` names the nodes another daemon
+        builds, to be pulled once its exchange says they are pushed, and the
+        nodes built here that others wait for."""
+        self.exchange = handover.share.exchange if handover else Exchange()
+        self.remote = dict(handover.remote) if handover else {}
+        self.exported = set(handover.exported) if handover else set()
         self.cache = cache
         self.keys = keys
         self.images = images
@@ -57,6 +58,14 @@ class CacheUse:
         self._pushes: trio.Nursery | None = None
         self._push_slots = trio.CapacityLimiter(PUSHES_AT_ONCE)
         self._unreachable = False
+
+    async def pullable(
+        self, plan: Plan, builds: Iterable[Build], local: Collection[str]
+    ) -> set[str]:
+        """The nodes to pull rather than build: of the builds' tops the registry
+        holds (or another daemon will push) and the daemon lacks."""
+        await self.look_up(b.top for b in builds if not no_cache(plan, plan.nodes[b.top], False))
+        return (self.held | set(self.remote)) - set(local)
 
     async def look_up(self, nodes: Iterable[str]) -> None:
         """Ask the registry for each node's key, a few at a time."""

@@ -10,6 +10,7 @@ plan, with the daemon of every node and target.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -20,7 +21,8 @@ from bakery.core.plan import Plan
 from bakery.core.status import Status
 from bakery.engine.events import NodeResult, RunResult, TargetResult
 from bakery.engine.exchange import Exchange
-from bakery.engine.runner import STOP_SIGNALS, Runner
+from bakery.engine.runner import Runner
+from bakery.engine.signals import stop_on_signal
 
 __all__ = ["Member", "run_fleet"]
 
@@ -71,7 +73,7 @@ async def run_fleet(
         member.runner.share = replace(member.runner.share, on_failure=on_failure)
     async with trio.open_nursery() as outer:
         if handle_signals:
-            outer.start_soon(_watch_signals, members)
+            outer.start_soon(stop_on_signal, functools.partial(_interrupt, members))
         async with trio.open_nursery() as nursery:
             for member in members:
                 nursery.start_soon(one, member)
@@ -89,12 +91,9 @@ def stop_others(members: list[Member], failed: Member, node_id: str, keep_going:
             member.runner.halt(f"stopped after {label} failed on {failed.name}")
 
 
-async def _watch_signals(members: list[Member]) -> None:
-    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        async for number in signals:
-            for member in members:
-                member.runner.interrupt(number)
-            return
+def _interrupt(members: list[Member], number: int) -> None:
+    for member in members:
+        member.runner.interrupt(number)
 
 
 def merge(plan: Plan, placement: Placement, results: Mapping[str, RunResult]) -> RunResult:

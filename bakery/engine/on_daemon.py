@@ -13,9 +13,10 @@ from bakery.engine.cache import RegistryCache
 from bakery.engine.classic import ClassicBackend
 from bakery.engine.events import Event
 from bakery.engine.images import Images
-from bakery.engine.runner import Runner, RunOptions, Share
+from bakery.engine.runner import Runner, RunOptions
 from bakery.engine.session import SessionBuilder
 from bakery.engine.session.credentials import DockerConfig
+from bakery.engine.share import Share
 from bakery.engine.threaded import Builder, ThreadedBuilder
 
 

@@ -6,14 +6,24 @@ tracker) reports it here, once: the first report of a node counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import trio
 
+from bakery.core.plan import Plan
 from bakery.core.scheduler import Scheduler
 from bakery.core.status import Status
 from bakery.engine.backend import BuildFailed, ProgressEvent
-from bakery.engine.events import Event, NodeFinished, NodeProgress, NodeResult, NodeStarted
+from bakery.engine.events import (
+    Event,
+    NodeFinished,
+    NodeProgress,
+    NodeResult,
+    NodeStarted,
+    RunResult,
+    TargetFinished,
+    TargetResult,
+)
 
 
 class Record:
@@ -107,6 +117,40 @@ class Record:
             self.emit(
                 NodeFinished(node_id, Status.PULLED, now, image_id=image_id if last else None)
             )
+
+    def close(
+        self,
+        plan: Plan,
+        targets: dict[str, TargetResult],
+        previous: Mapping[str, dict[str, str | None]],
+        *,
+        started: float,
+        signal: int | None,
+        backend: str,
+    ) -> RunResult:
+        """The run's result, now: what never got a final state did not start (the
+        schedule says why), and each target not tagged gets its outcome."""
+        finished = trio.current_time()
+        for node_id in self.schedule.unreported():
+            self.finish(
+                node_id, Status.NOT_STARTED, end=finished, reason=self.schedule.stop_reason()
+            )
+        for name in plan.targets:
+            if name not in targets:
+                outcome = self.schedule.target_outcome(name)
+                targets[name] = TargetResult(
+                    name, outcome.status, previous=previous.get(name, {}), reason=outcome.reason
+                )
+                self.emit(TargetFinished(name, outcome.status, reason=outcome.reason))
+        return RunResult(
+            nodes=dict(self.results),
+            targets={n: targets[n] for n in plan.targets},
+            started=started,
+            finished=finished,
+            interrupted=self.schedule.interrupted,
+            signal=signal,
+            backend=backend,
+        )
 
     def not_started(self, nodes: tuple[str, ...], reason: str) -> None:
         for node_id in nodes:

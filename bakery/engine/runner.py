@@ -13,27 +13,15 @@ is built or reused. The runner never prints: it emits events.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
-import signal
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from bakery.core.builds import (
-    SPLIT_BYTES,
-    Build,
-    BuildKind,
-    after_split,
-    buildkit_builds,
-    classic_builds,
-    no_cache,
-    split_candidates,
-)
-from bakery.core.plan import TARGET_PREFIX, Node, Plan
+from bakery.core.builds import Build, BuildKind, no_cache
+from bakery.core.plan import Node, Plan
 from bakery.core.rewrite import with_refs
 from bakery.core.scheduler import Action, Do, Scheduler
 from bakery.core.stages import Source, SourceKind
@@ -51,11 +39,13 @@ from bakery.engine.cache import Cache
 from bakery.engine.cache_use import CacheUse
 from bakery.engine.digests import DigestCache
 from bakery.engine.events import Event, RunResult, TargetFinished, TargetResult
-from bakery.engine.exchange import Exchange
 from bakery.engine.images import ImageStore
-from bakery.engine.labels import folder_labels, node_labels, stage_tag
+from bakery.engine.labels import node_labels, stage_tag
+from bakery.engine.named_contexts import NamedContexts
 from bakery.engine.record import Record
-from bakery.engine.reuse import DOCKER_IMAGE_PREFIX, StageKeys, stage_keys
+from bakery.engine.reuse import StageKeys, stage_keys
+from bakery.engine.share import Handover, Share
+from bakery.engine.signals import stop_on_signal
 from bakery.engine.snapshots import Offload, Snapshots, threads
 from bakery.engine.specs import (
     DOCKERFILE_IN_TAR,
@@ -70,21 +60,9 @@ from bakery.engine.specs import (
     sources_read,
     target_spec,
 )
+from bakery.engine.splits import daemon_builds
 from bakery.engine.tar_stream import TarStream
 from bakery.engine.threaded import Builder
-
-
-@dataclass(frozen=True)
-class Share:
-    """A daemon's part in a run on several: the nodes another daemon builds that
-    this one pulls (node -> that daemon), those it builds for others, where they
-    meet, and whom to tell of a failure here."""
-
-    name: str = ""
-    remote: Mapping[str, str] = field(default_factory=dict)
-    exported: frozenset[str] = frozenset()
-    exchange: Exchange = field(default_factory=Exchange)
-    on_failure: Callable[[str], None] = lambda _node: None
 
 
 @dataclass(frozen=True)
@@ -95,9 +73,6 @@ class RunOptions:
     pull: bool = False  # pull every external image first (targets may ask with pull = true)
     state_dir: Path | None = None  # the project's .bakery folder: the context digest cache
     allow: frozenset[str] = frozenset()  # entitlements granted (--allow network.host)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Runner:
@@ -140,13 +115,16 @@ class Runner:
         self.targets: dict[str, TargetResult] = {}
         self._previous: dict[str, dict[str, str | None]] = {}
         self._splits: set[str] = set()
-        self._folders: dict[str, str] = {}
+        self.contexts = NamedContexts(
+            plan,
+            self.snapshots,
+            self.folder_builder,
+            lambda event: self.record.progress("context", event),
+        )
         self._nursery: trio.Nursery | None = None
         self._pushes: trio.Nursery | None = None
         self._halted: str | None = None
         self.lost: str | None = None  # the daemon went away during the run: how
-        self._remote: dict[str, str] = {}
-        self._exported: frozenset[str] = frozenset()
         self._signal: int | None = None
 
     # -- the run ---------------------------------------------------------------------
@@ -177,23 +155,28 @@ class Runner:
             self.snapshots,
             no_cache_everywhere=self.options.no_cache,
         )
-        self._remote, self._exported = self._crossing()
-        builds = await self._builds()
+        handover = Handover(
+            self.share,
+            self.plan,
+            self.keys.keys,
+            buildkit=self.builder.name == "buildkit",
+            enabled=self.cache is not None and not self.options.no_cache,
+        )
+        builds, self._splits = await daemon_builds(
+            self.plan,
+            self.builder.name,
+            self.keys,
+            self.snapshots,
+            self.offload,
+            no_cache_everywhere=self.options.no_cache,
+            crossing=handover.crossing(),
+        )
         pullable: set[str] = set()
         if self.cache is not None and not self.options.no_cache:
             self.cached = CacheUse(
-                self.cache,
-                self.keys.keys,
-                self.images,
-                self.offload,
-                self.warn,
-                exchange=self.share.exchange,
-                remote=self._remote,
-                exported=self._exported,
+                self.cache, self.keys.keys, self.images, self.offload, self.warn, handover=handover
             )
-            tops = [b.top for b in builds if not no_cache(self.plan, self.plan.nodes[b.top], False)]
-            await self.cached.look_up(tops)
-            pullable = (self.cached.held | set(self._remote)) - set(self.keys.reusable)
+            pullable = await self.cached.pullable(self.plan, builds, self.keys.reusable)
         self.schedule = Scheduler(
             self.plan,
             builds,
@@ -206,11 +189,11 @@ class Runner:
         if self._signal is not None:
             self.schedule.interrupt()
         self.record = Record(
-            self.schedule, self.emit, on_failure=self.share.on_failure, on_finish=self._settle
+            self.schedule, self.emit, on_failure=self.share.on_failure, on_finish=handover.settle
         )
         async with trio.open_nursery() as outer:
             if handle_signals:
-                outer.start_soon(self._watch_signals)
+                outer.start_soon(stop_on_signal, self.interrupt)
             # Cache pushes go on in the background; the run waits for them.
             async with trio.open_nursery() as pushes:
                 self._pushes = pushes
@@ -220,103 +203,14 @@ class Runner:
                     self._nursery = nursery
                     self._dispatch()
             outer.cancel_scope.cancel()
-        finished = trio.current_time()
-        for node_id in self.schedule.unreported():
-            self.record.finish(
-                node_id, Status.NOT_STARTED, end=finished, reason=self.schedule.stop_reason()
-            )
-        for name in self.plan.targets:
-            if name not in self.targets:
-                outcome = self.schedule.target_outcome(name)
-                self.targets[name] = TargetResult(
-                    name,
-                    outcome.status,
-                    previous=self._previous.get(name, {}),
-                    reason=outcome.reason,
-                )
-                self.emit(TargetFinished(name, outcome.status, reason=outcome.reason))
-        return RunResult(
-            nodes=dict(self.record.results),
-            targets={n: self.targets[n] for n in self.plan.targets},
+        return self.record.close(
+            self.plan,
+            self.targets,
+            self._previous,
             started=started,
-            finished=finished,
-            interrupted=self.schedule.interrupted,
             signal=self._signal,
             backend=self.builder.name,
         )
-
-    async def _builds(self) -> list[Build]:
-        if self.builder.name != "buildkit":
-            return classic_builds(self.plan)
-        splits = await self._choose_splits()
-        # Nodes that cross daemons travel as images of their own.
-        for node_id in (*self._remote, *self._exported):
-            if node_id not in splits:
-                splits[node_id] = tuple(sorted(self.plan.nodes[node_id].targets))
-        self._splits = set(splits)
-        return buildkit_builds(self.plan, splits, no_cache_everywhere=self.options.no_cache)
-
-    def _crossing(self) -> tuple[dict[str, str], frozenset[str]]:
-        """The nodes that cross daemons here: pulled from another's build, and
-        built for others. One that cannot (no key here, ``no-cache``, a stage
-        BuildKit cannot build alone) is built by every daemon that needs it: the
-        others are told at once, so that none waits for it."""
-        if self.cache is None or self.options.no_cache:
-            return {}, frozenset()
-
-        def can_cross(node_id: str) -> bool:
-            node = self.plan.nodes.get(node_id)
-            if node is None or not self.keys.keys.get(node_id):
-                return False
-            if no_cache(self.plan, node, False):
-                return False
-            return self.builder.name != "buildkit" or (
-                node.stage.written_name is not None and not node.final_for
-            )
-
-        remote = {n: d for n, d in self.share.remote.items() if can_cross(n)}
-        exported = frozenset(n for n in self.share.exported if can_cross(n))
-        for node_id in set(self.share.exported) - exported:
-            self.share.exchange.failed(
-                node_id, self._handover_failed(node_id, "cannot be handed over")
-            )
-        return remote, exported
-
-    def _settle(self, node_id: str, status: Status, image_id: str | None) -> None:
-        """A node built here for others ended without an image to push: say so now."""
-        if node_id not in self._exported:
-            return
-        ended = status in (Status.FAILED, Status.NOT_STARTED, Status.CANCELLED)
-        if ended or (status is Status.CACHED and image_id is None):
-            self.share.exchange.failed(node_id, self._handover_failed(node_id, status.value))
-
-    def _handover_failed(self, node_id: str, why: str) -> str:
-        where = f" on {self.share.name}" if self.share.name else ""
-        return f"{self.plan.nodes[node_id].label}{where}: {why}"
-
-    async def _choose_splits(self) -> dict[str, tuple[str, ...]]:
-        """BuildKit: the candidates that read at least SPLIT_BYTES of the context,
-        unless a later stage of their targets would read bakery's Dockerfile
-        (``COPY . .``): that build must go as written, would run the stage again
-        where BuildKit's cache lacks it, and carries its files anyway."""
-        reads = self.keys.reads
-        out: dict[str, tuple[str, ...]] = {}
-        candidates = split_candidates(
-            self.plan, {n for n, r in reads.items() if r}, no_cache_everywhere=self.options.no_cache
-        )
-        for node_id, users in candidates.items():
-            snapshot = await self.snapshots.of_node(self.plan.nodes[node_id])
-            size = await self.offload(
-                functools.partial(snapshot.size_of, sources_read(reads, (node_id,)))
-            )
-            if size < SPLIT_BYTES:
-                continue
-            later = sources_read(reads, after_split(self.plan, node_id, users))
-            if not await self.offload(
-                functools.partial(snapshot.would_select, later, DOCKERFILE_IN_TAR)
-            ):
-                out[node_id] = users
-        return out
 
     def _dispatch(self) -> None:
         """Start what the schedule says may start; stop everything when it says so."""
@@ -328,14 +222,6 @@ class Runner:
                 self._nursery.start_soon(self._carry_out, action)
         if self.schedule.stopping:
             self._nursery.cancel_scope.cancel()
-
-    async def _watch_signals(self) -> None:
-        """Ctrl-C, and the SIGTERM a CI runner sends on cancel, and SIGHUP: each
-        stops the running builds on the daemon, and the run ends with its report."""
-        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-            async for number in signals:
-                self.interrupt(number)
-                return
 
     def interrupt(self, number: int) -> None:
         """Stop the running builds on the daemon: the run was interrupted by a signal."""
@@ -403,7 +289,7 @@ class Runner:
             if src.kind is SourceKind.STAGE:
                 refs[src] = stage_tag(node.sources[src.stage or 0])
             elif src.kind is SourceKind.CONTEXT:
-                refs[src] = await self._context_ref(node, src.ref)
+                refs[src] = await self.contexts.ref(node, src.ref)
         labels = node_labels(node.id, image=bool(node.final_for), key=self.keys.keys.get(node.id))
         for name in node.final_for:
             if name in self.plan.targets:
@@ -491,7 +377,7 @@ class Runner:
                     refs[src] = stage_tag(parent)
                     from_splits = True
                 elif src.kind is SourceKind.CONTEXT:
-                    refs[src] = await self._context_ref(node, src.ref)
+                    refs[src] = await self.contexts.ref(node, src.ref)
         emitted = with_refs(top.graph, refs)
         snapshot = await self.snapshots.of_node(top)
         # Bakery's Dockerfile names split-off stages' images: it goes under a name of its own.
@@ -538,27 +424,6 @@ class Runner:
             await self.offload(lambda: self.images.tag(found.id, (tag,)))
         self.record.cached((*(n for n in nodes if n != node_id), node_id), found.id)
         return found.id
-
-    async def _context_ref(self, node: Node, name: str) -> str:
-        value = node.target.contexts[name]
-        if value.startswith(TARGET_PREFIX):
-            return stage_tag(self.plan.targets[value[len(TARGET_PREFIX) :]].node)
-        if value.startswith(DOCKER_IMAGE_PREFIX):
-            return value[len(DOCKER_IMAGE_PREFIX) :]
-        if value not in self._folders:
-            self._folders[value] = await self._folder_image(value)
-        return self._folders[value]
-
-    async def _folder_image(self, path: str) -> str:
-        """A folder used as a named context becomes an image of its files."""
-        snapshot = await self.snapshots.of_folder(path)
-        name, ignore = hidden_dockerfile(snapshot)
-        extra = {name: b"FROM scratch\nCOPY . /\n", ".dockerignore": ignore}
-        tar = snapshot.stream(extra=extra)
-        tag = stage_tag(f"context-{hashlib.sha256(path.encode()).hexdigest()[:12]}")
-        spec = BuildSpec(context=tar, tag=tag, dockerfile=name, labels=folder_labels())
-        await self.folder_builder.build(spec, lambda event: self.record.progress("context", event))
-        return tag
 
     def _previous_tags(self) -> dict[str, dict[str, str | None]]:
         return {

@@ -12,7 +12,8 @@ from bakery.core.placement import place
 from bakery.core.status import Status
 from bakery.engine.exchange import Exchange
 from bakery.engine.fleet import Member, run_fleet
-from bakery.engine.runner import Runner, RunOptions, Share
+from bakery.engine.runner import Runner, RunOptions
+from bakery.engine.share import Share
 from tests.engine.fake import FakeBuilder, FakeCache, FakeImages, inline, plan_of, write_project
 from tests.engine.test_runner import BUILDERS, FILES, SECONDS
 
