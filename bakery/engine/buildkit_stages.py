@@ -83,7 +83,19 @@ class StageTracker:
     def feed(self, event: ProgressEvent) -> None:
         step = event.name if isinstance(event, StepEvent) else event.step
         node_id = self.node_of(step)
-        if node_id is None or step is None or not self._mine(node_id):
+        if node_id is None or step is None or self.record.has(node_id):
+            return
+        if isinstance(event, StepEvent) and not (
+            event.started or event.completed or event.cached or event.error
+        ):
+            return  # a step BuildKit has only declared: whichever build runs it says more
+        # BuildKit runs a step two builds share once, and may report it to either
+        # build, not always to the one that reported the stage first: each step is
+        # shown from the build that reported it first, and only once.
+        if self.record.step_owners.setdefault((node_id, step), self) is not self:
+            return
+        if not self._mine(node_id):
+            self.record.progress(node_id, event)
             return
         now = trio.current_time()
         if (

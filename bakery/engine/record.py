@@ -41,6 +41,7 @@ class Record:
         self.results: dict[str, NodeResult] = {}
         self.started: dict[str, float] = {}
         self.owners: dict[str, object] = {}  # BuildKit: the build that reports a shared stage
+        self.step_owners: dict[tuple[str, str], object] = {}  # and each of its steps
 
     def has(self, node_id: str) -> bool:
         return node_id in self.results
