@@ -90,7 +90,8 @@ async def push_all(
     *,
     jobs: int = 4,
 ) -> list[PushOutcome]:
-    """Push every tag of every target at once (up to ``jobs``); one outcome per tag."""
+    """Push every tag of every target, repositories at once (up to ``jobs``), the
+    tags of each in turn; one outcome per tag."""
     limiter = trio.CapacityLimiter(max(1, jobs))
     outcomes: list[PushOutcome] = []
 
@@ -102,10 +103,20 @@ async def push_all(
         else:
             outcomes.append(PushOutcome(target, ref, digest=digest))
 
+    # The tags of one repository go one after another: pushed at once, they
+    # race for the same blobs, and a registry may answer "blob unknown".
+    by_repo: dict[str, list[tuple[str, str]]] = {}
+    for target, refs in tags.items():
+        for ref in refs:
+            by_repo.setdefault(split_tag(ref)[0], []).append((target, ref))
+
+    async def repository(entries: list[tuple[str, str]]) -> None:
+        for target, ref in entries:
+            await one(target, ref)
+
     async with trio.open_nursery() as nursery:
-        for target, refs in tags.items():
-            for ref in refs:
-                nursery.start_soon(one, target, ref)
+        for entries in by_repo.values():
+            nursery.start_soon(repository, entries)
     order = {(t, r): i for i, (t, r) in enumerate((t, r) for t, refs in tags.items() for r in refs)}
     return sorted(outcomes, key=lambda o: order[o.target, o.tag])
 
